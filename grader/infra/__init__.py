@@ -1,0 +1,1 @@
+"""Provisioning: a reachable Docker engine and the diamol/* base images."""
