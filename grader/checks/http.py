@@ -1,0 +1,124 @@
+"""ML4-HTTP: a running container answers an HTTP request as the lab expects."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import requests
+from pydantic import BaseModel, ConfigDict, Field
+
+from grader.checks.base import Check, Phase
+from grader.results import Outcome
+
+if TYPE_CHECKING:
+    from grader.context import ExerciseContext
+
+TIMEOUT_S = 5
+
+
+class ValueFrom(BaseModel):
+    """A value another exercise's service serves, e.g. the caption image-of-the-day returns."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    exercise: str
+    path: str
+    key: str = Field(description="JSON key whose value must appear in this response's text.")
+    port: int = 80
+
+
+class HttpCheck(Check):
+    kind: Literal["http"]
+    method: Literal["GET", "POST", "PUT", "DELETE", "HEAD"] = "GET"
+    path: str = Field(pattern=r"^/")
+    port: int = Field(80, gt=0, lt=65536, description="Container port to call.")
+    json_body: Any = Field(None, alias="json")
+    body: str | None = Field(None, description="Raw request body (not JSON).")
+    status: int = Field(200, ge=100, lt=600)
+    json_keys: list[str] = Field(default_factory=list, description="Keys the JSON answer has.")
+    text: list[str] = Field(default_factory=list, description="Texts the answer contains.")
+    text_from: ValueFrom | None = None
+
+    rule_id: ClassVar[str] = "ML4-HTTP"
+    phase: ClassVar[Phase] = Phase.RUN
+    needs_service: ClassVar[bool] = True
+
+    def describe(self) -> str:
+        return f"{self.method} {self.path} → {self.status}"
+
+    def run(self, context: ExerciseContext) -> Outcome:
+        service = context.service
+        url = service.url(self.path, self.port)
+        expected_texts = list(self.text)
+        if self.text_from is not None:
+            value = fetch_value(context, self.text_from)
+            if isinstance(value, Outcome):
+                return value
+            expected_texts.append(value)
+        try:
+            answer = requests.request(
+                self.method, url, json=self.json_body, data=self.body, timeout=TIMEOUT_S
+            )
+        except requests.RequestException as exc:
+            return Outcome(
+                False,
+                f"{self.method} {self.path} on {service.alias} got no answer ({type(exc).__name__}).",
+                fix="The server stopped or hangs on this request; see `docker logs` of the container.",
+                details=context.sandbox.container_state(service.container_id).logs.strip(),
+            )
+        return self.judge(answer, expected_texts, service.alias)
+
+    def judge(self, answer: requests.Response, expected_texts: list[str], alias: str) -> Outcome:
+        request = f"{self.method} {self.path} on {alias}"
+        if answer.status_code != self.status:
+            return Outcome(
+                False,
+                f"{request} answered {answer.status_code}; expected {self.status}.",
+                fix="Compare with the app's README: is this the right image, with the source "
+                "and files the app needs copied into the final stage?",
+                details=answer.text[:500],
+            )
+        missing_keys: list[str] = []
+        if self.json_keys:
+            try:
+                document = answer.json()
+            except ValueError:
+                return Outcome(
+                    False,
+                    f"{request} did not answer JSON.",
+                    fix="The API must answer JSON; check the final stage runs the app itself.",
+                    details=answer.text[:500],
+                )
+            missing_keys = [key for key in self.json_keys if not isinstance(document, dict) or key not in document]
+        missing_texts = [text for text in expected_texts if text not in answer.text]
+        found = len(self.json_keys) + len(expected_texts) - len(missing_keys) - len(missing_texts)
+        wanted = len(self.json_keys) + len(expected_texts)
+        if not missing_keys and not missing_texts:
+            return Outcome(True, f"{request} answered {answer.status_code} as expected.")
+        missing = [f"key '{key}'" for key in missing_keys] + [f"text '{text}'" for text in missing_texts]
+        return Outcome(
+            False,
+            f"{request} answered {answer.status_code} but lacks {', '.join(missing)}.",
+            fix="The containers talk to each other by their network aliases on the lab network; "
+            "check the ENV URLs in the final stage and that the other services run.",
+            details=answer.text[:500],
+            fraction=found / wanted if wanted else 0.0,
+        )
+
+
+def fetch_value(context: ExerciseContext, source: ValueFrom) -> str | Outcome:
+    other = context.services.get(source.exercise)
+    if other is None:
+        return Outcome(
+            False,
+            f"This check needs the {source.exercise} container, which is not running.",
+            fix=f"Make the {source.exercise} exercise build and run first.",
+        )
+    try:
+        return str(requests.get(other.url(source.path, source.port), timeout=TIMEOUT_S).json()[source.key])
+    except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
+        return Outcome(
+            False,
+            f"Could not read '{source.key}' from {source.exercise} {source.path} ({type(exc).__name__}).",
+            fix=f"Make {source.exercise} answer {source.path} with JSON first.",
+        )

@@ -1,0 +1,62 @@
+"""ML4-OUTPUT: the image's own command prints what the lab expects (the chapter's 4.1)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+from pydantic import Field
+
+from grader.checks.base import Check, Phase
+from grader.results import Outcome
+
+if TYPE_CHECKING:
+    from grader.context import ExerciseContext
+
+
+class OutputCheck(Check):
+    kind: Literal["output"]
+    contains: list[str] = Field(min_length=1, description="Lines expected, in this order.")
+    exit_code: int = 0
+    timeout_s: float = Field(30, gt=0)
+
+    rule_id: ClassVar[str] = "ML4-OUTPUT"
+    phase: ClassVar[Phase] = Phase.RUN
+
+    def describe(self) -> str:
+        return "prints " + ", ".join(f"'{text}'" for text in self.contains)
+
+    def run(self, context: ExerciseContext) -> Outcome:
+        done = context.sandbox.run_to_completion(context.image.id, self.timeout_s, context.limits)
+        output = done.output
+        if done.exit_code is None:
+            return Outcome(
+                False,
+                f"The container was still running after {self.timeout_s:.0f} s.",
+                fix="This image's command should print and exit; check CMD in the final stage.",
+                details=output[-500:],
+            )
+        position, found = 0, 0
+        for text in self.contains:
+            at = output.find(text, position)
+            if at < 0:
+                break
+            position, found = at + len(text), found + 1
+        if done.exit_code != self.exit_code:
+            return Outcome(
+                False,
+                f"The container exited with code {done.exit_code}; expected {self.exit_code}.",
+                fix="Run it by hand (`docker run --rm <image>`) and read the error.",
+                details=output[-500:],
+            )
+        if found == len(self.contains):
+            return Outcome(True, "The output has every expected line, in order.")
+        return Outcome(
+            False,
+            f"The output lacks '{self.contains[found]}'"
+            + (" after the earlier lines" if found else "")
+            + f" ({found} of {len(self.contains)} found).",
+            fix="Each stage must COPY --from the previous one the file it adds to, and the final "
+            "stage's CMD prints it; check the spelling of the echoed text.",
+            details=output[-500:] or "(no output)",
+            fraction=found / len(self.contains),
+        )

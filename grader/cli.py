@@ -1,0 +1,180 @@
+"""The `dockerlab` command. Exit codes: 0 at or above the pass mark, 1 below it, 2 when
+grading could not run (no engine, bad spec, missing folder), 130 on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from grader.errors import DockerlabError, SpecError
+from grader.paths import project_root
+
+EXIT_PASSED, EXIT_BELOW_PASS_MARK, EXIT_CANNOT_GRADE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+err = Console(stderr=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, interrupt)  # clean up like Ctrl-C when CI stops us
+    try:
+        return cli.main(args=argv, prog_name="dockerlab", standalone_mode=False) or EXIT_PASSED
+    except DockerlabError as error:
+        err.print(f"[bold red]error:[/] {error.message}", highlight=False)
+        if error.hint:
+            err.print(f"[yellow]hint:[/] {error.hint}", highlight=False)
+        return EXIT_CANNOT_GRADE
+    except click.ClickException as error:
+        error.show()
+        return EXIT_CANNOT_GRADE
+    except click.exceptions.Abort:
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        err.print("interrupted: everything the grader started was removed.")
+        return EXIT_INTERRUPTED
+
+
+def interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt
+
+
+@click.group(help="Docker multi-stage build labs: set up, grade, publish.")
+@click.version_option(package_name="dockerlab")
+def cli() -> None:
+    pass
+
+
+@cli.command(help="Make sure a Docker engine answers (install and start one when root).")
+def engine() -> int:
+    from grader.infra.engine import ensure_engine
+
+    client = ensure_engine(on_progress=lambda line: err.print(f"engine: {line}", highlight=False))
+    version = client.version()
+    err.print(
+        f"Docker engine {version.get('Version')} (API {version.get('ApiVersion')}) is ready.",
+        highlight=False,
+    )
+    return EXIT_PASSED
+
+
+@cli.command(help="List the diamol/* base images; with --ensure, pull or build what is missing.")
+@click.option("--ensure", is_flag=True, help="Pull or build missing images (offline stand-ins).")
+def images(ensure: bool) -> int:
+    from grader.infra.baseimages import describe_base_images, ensure_base_images
+    from grader.infra.engine import connect, ensure_engine
+
+    if ensure:
+        client = ensure_engine()
+        ensure_base_images(client, on_progress=lambda line: err.print(f"images: {line}", highlight=False))
+    else:
+        client = connect()
+    table = Table("image", "source", "size", "tools")
+    for status in describe_base_images(client):
+        table.add_row(
+            status.name,
+            status.source if status.present else "[red]missing[/]",
+            f"{status.size_mb:.1f} MB" if status.present else "",
+            "; ".join(status.tools),
+        )
+    Console().print(table)
+    return EXIT_PASSED
+
+
+@cli.command(help="Grade a lab: build, inspect, run and score each exercise.")
+@click.argument("lab")
+@click.argument("exercises", nargs=-1)
+@click.option("--path", "path", type=click.Path(path_type=Path), help="Submission folder (default: the lab's own folder).")
+@click.option("--solution", is_flag=True, help="Grade the reference solutions (instructors).")
+@click.option(
+    "--format", "fmt", default="terminal",
+    type=click.Choice(["terminal", "json", "junit", "github", "gradescope"]),
+    help="Report format.",
+)
+@click.option("--output", type=click.Path(path_type=Path), help="Write the report there (the terminal report still shows).")
+@click.option("--quiet", is_flag=True, help="No live progress; just the report.")
+@click.option("--tag-prefix", default="", help="Prefix for the image tags (keeps several graders apart).")
+def grade(lab, exercises, path, solution, fmt, output, quiet, tag_prefix) -> int:
+    from grader.infra.baseimages import ensure_base_images
+    from grader.infra.engine import ensure_engine
+    from grader.reporters import render
+    from grader.reporters.terminal import LiveProgress
+    from grader.runner import grade as grade_lab
+
+    spec = load(lab)
+    if solution and path:
+        raise click.UsageError("--solution and --path name different folders; give one.")
+    submission = (spec.solution_dir if solution else (path or spec.lab_dir)).resolve()
+    client = ensure_engine(on_progress=lambda line: err.print(f"engine: {line}", highlight=False))
+    ensure_base_images(client, on_progress=lambda line: err.print(f"images: {line}", highlight=False))
+    progress = LiveProgress(err, quiet=quiet)
+    try:
+        result = grade_lab(spec, submission, client, list(exercises), progress, tag_prefix)
+    finally:
+        progress.close()
+    color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(render(result, fmt))
+        click.echo(render(result, "terminal", color=color), nl=False)
+    else:
+        click.echo(render(result, fmt, color=color), nl=False)
+    if fmt == "github" and os.environ.get("GITHUB_STEP_SUMMARY"):
+        from grader.reporters.github import summary_markdown
+
+        with open(os.environ["GITHUB_STEP_SUMMARY"], "a") as summary:
+            summary.write(summary_markdown(result))
+    return EXIT_PASSED if result.passed else EXIT_BELOW_PASS_MARK
+
+
+@cli.command(help="Validate a lab spec and that every file it names exists (instructors).")
+@click.argument("lab")
+def check(lab) -> int:
+    from grader.labcheck import missing_files
+
+    spec = load(lab)
+    problems = missing_files(spec)
+    if problems:
+        raise SpecError(
+            f"{len(problems)} file(s) that {spec.source.name} names are missing:\n"
+            + "\n".join(f"  {problem}" for problem in problems),
+            hint="Fix the paths in the spec or add the files.",
+        )
+    click.echo(f"{spec.id}: {len(spec.exercises)} exercises, spec and files OK.")
+    return EXIT_PASSED
+
+
+@cli.command(help="Remove containers and networks an interrupted grading left behind.")
+def clean() -> int:
+    from grader.infra.engine import connect
+    from grader.sandbox import remove_leftovers
+
+    removed = remove_leftovers(connect(), owner="grader")
+    click.echo(f"removed {removed} leftover container(s)/network(s)")
+    return EXIT_PASSED
+
+
+def load(lab: str):
+    from grader.spec import load_lab
+
+    return load_lab(find_lab(lab))
+
+
+def find_lab(name: str) -> Path:
+    """A lab by name (labs/<name>/lab.yml here or in the checkout), folder or file."""
+    given = Path(name)
+    candidates = [given, given / "lab.yml", Path("labs") / name / "lab.yml"]
+    root = project_root()
+    if root is not None:
+        candidates.append(root / "labs" / name / "lab.yml")
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise SpecError(
+        f"No lab named '{name}' (looked for {', '.join(str(c) for c in candidates[1:])}).",
+        hint="Run `dockerlab grade lab4` from the repository folder, or pass a lab.yml path.",
+    )

@@ -1,0 +1,51 @@
+"""What a check may look at: one exercise of one submission, and what grading found so far."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.dockerfile import Dockerfile
+from grader.results import Location
+from grader.sandbox import BuildOutcome, ImageFacts, Limits, Sandbox, Service
+from grader.spec import ExerciseSpec, LabSpec
+
+
+@dataclass
+class ExerciseContext:
+    lab: LabSpec
+    exercise: ExerciseSpec
+    submission_dir: Path
+    sandbox: Sandbox
+    dockerfile: Dockerfile | None = None  # None when missing or unreadable
+    build: BuildOutcome | None = None
+    image: ImageFacts | None = None
+    services: dict[str, Service] = field(default_factory=dict)  # every exercise started so far
+
+    @property
+    def dockerfile_path(self) -> Path:
+        return self.submission_dir / self.exercise.dockerfile
+
+    @property
+    def context_dir(self) -> Path:
+        return self.lab.context_dir(self.exercise, self.submission_dir)
+
+    @property
+    def dockerfile_display(self) -> str:
+        """The Dockerfile as the learner knows it: relative to the current folder if inside."""
+        try:
+            return str(self.dockerfile_path.resolve().relative_to(Path.cwd()))
+        except ValueError:
+            return str(self.dockerfile_path)
+
+    def at_line(self, line: int | None) -> Location:
+        return Location(self.dockerfile_display, line)
+
+    @property
+    def service(self) -> Service | None:
+        return self.services.get(self.exercise.id)
+
+    @property
+    def limits(self) -> Limits:
+        spec = self.lab.limits
+        return Limits(memory_mb=spec.memory_mb, pids=spec.pids, cpus=spec.cpus)

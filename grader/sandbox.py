@@ -1,0 +1,508 @@
+"""The one module of the grader that talks to the Docker SDK.
+
+A `Sandbox` labels everything it creates (containers, networks, throw-away images) with
+`dockerlab.owner` and its own `dockerlab.session`, and removes all of it on `close()` —
+which the context manager calls on success, failure and Ctrl-C alike. The learner's own
+images are kept: they are the learner's.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import socket
+import tarfile
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import docker
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.utils.build import tar as build_context_tar
+
+OWNER_LABEL = "dockerlab.owner"
+SESSION_LABEL = "dockerlab.session"
+INJECTED_DOCKERFILE = ".dockerlab.Dockerfile"
+STEP_LINE = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+SMALL_MEMBER = 1_000_000
+RUNNING_IN = re.compile(r"^ ---> Running in ([0-9a-f]{12,64})")
+
+LineSink = Callable[[str], None]
+
+
+@dataclass
+class BuildStep:
+    number: int
+    total: int
+    instruction: str  # as the builder printed it, e.g. "RUN go build -o /server"
+    cached: bool = False
+    output: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BuildOutcome:
+    ok: bool
+    image_id: str | None
+    steps: list[BuildStep]
+    log: list[str]
+    error: str = ""
+    timed_out: bool = False
+    duration_s: float = 0.0
+
+    @property
+    def failing_step(self) -> BuildStep | None:
+        return None if self.ok or not self.steps else self.steps[-1]
+
+    @property
+    def cached_steps(self) -> int:
+        return sum(1 for step in self.steps if step.cached)
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    ref: str
+    id: str
+    size_bytes: int
+    exposed_ports: tuple[str, ...]
+    env: dict[str, str]
+    cmd: tuple[str, ...] | None
+    entrypoint: tuple[str, ...] | None
+    workdir: str
+    user: str
+    labels: dict[str, str]
+
+    @property
+    def size_mb(self) -> float:
+        return self.size_bytes / 1_000_000  # the docker CLI's MB
+
+
+@dataclass(frozen=True)
+class LayerEntry:
+    path: str  # absolute, e.g. /usr/local/go/bin/go
+    kind: str  # file | dir | symlink | hardlink | whiteout | opaque | other
+    size: int
+    target: str = ""  # where a link points
+
+
+@dataclass
+class ImageLayer:
+    index: int  # 0 = bottom
+    created_by: str
+    entries: list[LayerEntry]
+
+
+@dataclass
+class Service:
+    """A learner container started on the lab network."""
+
+    exercise: str
+    alias: str
+    container_name: str
+    container_id: str
+    host_ports: dict[int, int]
+
+    def url(self, path: str, container_port: int = 80) -> str:
+        return f"http://127.0.0.1:{self.host_ports[container_port]}{path}"
+
+
+@dataclass
+class ContainerState:
+    running: bool
+    exit_code: int | None
+    oom_killed: bool
+    logs: str
+
+
+@dataclass
+class Completion:
+    exit_code: int | None  # None: still running at the time-out (it was killed)
+    output: str
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_mb: int = 512
+    pids: int = 256
+    cpus: float = 1.0
+
+
+class Sandbox:
+    def __init__(self, client: docker.DockerClient, owner: str = "grader"):
+        self.client = client
+        self.session = uuid.uuid4().hex[:12]
+        self.labels = {OWNER_LABEL: owner, SESSION_LABEL: self.session}
+        self._containers: list[str] = []
+        self._networks: list[str] = []
+        self._images: list[str] = []
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
+    # -- builds -------------------------------------------------------------------------
+
+    def build(
+        self,
+        context_dir: Path,
+        dockerfile: Path,
+        tag: str,
+        *,
+        build_args: dict[str, str] | None = None,
+        target: str | None = None,
+        timeout_s: float = 900,
+        labels: dict[str, str] | None = None,
+        on_line: LineSink = lambda _line: None,
+        throwaway: bool = False,
+    ) -> BuildOutcome:
+        """Build through the engine's cache; a learner's failure is an outcome, not an error."""
+        started = time.monotonic()
+        steps: list[BuildStep] = []
+        log: list[str] = []
+        image_id = None
+        error = ""
+        running = {"container": None}
+        expired = threading.Event()
+
+        def expire() -> None:
+            # The classic builder has no build time-out: stop the step that overruns.
+            expired.set()
+            if running["container"]:
+                try:
+                    self.client.api.kill(running["container"])
+                except DockerException:
+                    pass
+
+        timer = threading.Timer(timeout_s, expire)
+        timer.daemon = True
+        with tempfile.TemporaryFile() as context:
+            build_context_tar(
+                str(context_dir),
+                exclude=dockerignore_patterns(dockerfile.parent, context_dir),
+                dockerfile=(INJECTED_DOCKERFILE, dockerfile.read_text()),
+                fileobj=context,
+            )
+            context.seek(0)
+            all_labels = {**(labels or {}), **(self.labels if throwaway else {})}
+            timer.start()
+            try:
+                stream = self.client.api.build(
+                    fileobj=context,
+                    custom_context=True,
+                    dockerfile=INJECTED_DOCKERFILE,
+                    tag=tag,
+                    buildargs=build_args or {},
+                    target=target,
+                    labels=all_labels,
+                    rm=True,
+                    forcerm=True,
+                    decode=True,
+                )
+                for chunk in stream:
+                    if "stream" in chunk:
+                        for line in chunk["stream"].splitlines():
+                            log.append(line)
+                            on_line(line)
+                            follow_step(line, steps, running)
+                    elif "error" in chunk:
+                        error = chunk["error"].strip()
+                        log.append(error)
+                        on_line(error)
+                    elif "aux" in chunk and "ID" in chunk["aux"]:
+                        image_id = chunk["aux"]["ID"]
+            except APIError as exc:
+                error = api_message(exc)
+                log.append(error)
+            finally:
+                timer.cancel()
+        if image_id is None and not error:
+            error = "the builder ended without producing an image"
+        ok = image_id is not None and not error and not expired.is_set()
+        if ok and throwaway:
+            self._images.append(image_id)
+        if expired.is_set():
+            error = f"the build took longer than {timeout_s:.0f} s and was stopped"
+        return BuildOutcome(
+            ok=ok,
+            image_id=image_id if ok else None,
+            steps=steps,
+            log=log,
+            error=error,
+            timed_out=expired.is_set(),
+            duration_s=time.monotonic() - started,
+        )
+
+    # -- images -------------------------------------------------------------------------
+
+    def image_facts(self, ref: str) -> ImageFacts:
+        attrs = self.client.api.inspect_image(ref)
+        config = attrs.get("Config") or {}
+        env = dict(item.split("=", 1) for item in config.get("Env") or [] if "=" in item)
+        return ImageFacts(
+            ref=ref,
+            id=attrs["Id"],
+            size_bytes=int(attrs.get("Size") or 0),
+            exposed_ports=tuple(sorted((config.get("ExposedPorts") or {}).keys())),
+            env=env,
+            cmd=tuple(config["Cmd"]) if config.get("Cmd") else None,
+            entrypoint=tuple(config["Entrypoint"]) if config.get("Entrypoint") else None,
+            workdir=config.get("WorkingDir") or "",
+            user=config.get("User") or "",
+            labels=config.get("Labels") or {},
+        )
+
+    def image_exists(self, ref: str) -> bool:
+        try:
+            self.client.api.inspect_image(ref)
+            return True
+        except ImageNotFound:
+            return False
+
+    def image_layers(self, ref: str) -> list[ImageLayer]:
+        """Every layer of the image, bottom first, with the files each adds or deletes.
+
+        Read from `docker save`, so it works for images with no shell (FROM scratch) and
+        sees files a later layer deletes.
+        """
+        listings: dict[str, list[LayerEntry]] = {}
+        documents: dict[str, bytes] = {}
+        with tempfile.TemporaryFile() as saved:
+            for chunk in self.client.api.get_image(ref):
+                saved.write(chunk)
+            saved.seek(0)
+            with tarfile.open(fileobj=saved, mode="r|") as archive:
+                for member in archive:
+                    if not member.isfile():
+                        continue
+                    handle = archive.extractfile(member)
+                    if member.size < SMALL_MEMBER:
+                        # JSON documents; in an OCI layout even the config is a blob.
+                        data = handle.read()
+                        documents[member.name] = data
+                        listings[member.name] = list_layer(io.BytesIO(data))
+                    else:
+                        listings[member.name] = list_layer(handle)
+        manifest = json.loads(documents["manifest.json"])[0]
+        config = json.loads(documents[manifest["Config"]])
+        commands = [
+            entry.get("created_by", "")
+            for entry in config.get("history", [])
+            if not entry.get("empty_layer")
+        ]
+        layers = []
+        for index, name in enumerate(manifest["Layers"]):
+            created_by = commands[index] if index < len(commands) else ""
+            layers.append(ImageLayer(index, created_by, listings.get(name, [])))
+        return layers
+
+    def remove_image(self, ref: str) -> None:
+        try:
+            self.client.api.remove_image(ref, force=True)
+        except NotFound:
+            pass
+
+    # -- networks and containers --------------------------------------------------------
+
+    def ensure_network(self, name: str) -> None:
+        """Reuse the network when it exists (as the chapter does), else create and own it."""
+        if self.client.networks.list(names=[name]):
+            return
+        try:
+            network = self.client.networks.create(name, driver="bridge", labels=self.labels)
+        except APIError as exc:
+            if exc.status_code == 409:  # created meanwhile by someone else: reuse it
+                return
+            raise
+        self._networks.append(network.id)
+
+    def start_service(
+        self,
+        exercise: str,
+        image: str,
+        alias: str,
+        *,
+        network: str,
+        aliases: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        ports: dict[int, int] | None = None,
+        limits: Limits = Limits(),
+    ) -> Service:
+        name = f"dockerlab-{self.session}-{alias}"
+        bindings = {
+            f"{inside}/tcp": ("127.0.0.1", outside) if port_is_free(outside) else ("127.0.0.1",)
+            for inside, outside in (ports or {}).items()
+        }
+        container = self.client.containers.create(
+            image,
+            name=name,
+            labels=self.labels,
+            environment=env or {},
+            ports=bindings,
+            network=network,
+            networking_config={
+                network: self.client.api.create_endpoint_config(aliases=[alias, *(aliases or [])])
+            },
+            **limit_options(limits),
+        )
+        self._containers.append(container.id)
+        container.start()
+        container.reload()
+        host_ports = {}
+        for inside in ports or {}:
+            published = (container.attrs["NetworkSettings"]["Ports"] or {}).get(f"{inside}/tcp")
+            if published:
+                host_ports[inside] = int(published[0]["HostPort"])
+        return Service(exercise, alias, name, container.id, host_ports)
+
+    def container_state(self, container_id: str, log_lines: int = 20) -> ContainerState:
+        container = self.client.containers.get(container_id)
+        state = container.attrs["State"]
+        logs = container.logs(tail=log_lines).decode(errors="replace")
+        running = bool(state.get("Running"))
+        return ContainerState(
+            running=running,
+            exit_code=None if running else state.get("ExitCode"),
+            oom_killed=bool(state.get("OOMKilled")),
+            logs=logs,
+        )
+
+    def run_to_completion(self, image: str, timeout_s: float, limits: Limits = Limits()) -> Completion:
+        """Run the image's own command and collect what it prints (the chapter's 4.1 check)."""
+        container = self.client.containers.create(
+            image, labels=self.labels, network_mode="none", **limit_options(limits)
+        )
+        self._containers.append(container.id)
+        container.start()
+        try:
+            exit_code = container.wait(timeout=timeout_s)["StatusCode"]
+        except Exception:  # the wait timed out (requests raises its own types)
+            container.kill()
+            exit_code = None
+        output = container.logs(stdout=True, stderr=True).decode(errors="replace")
+        return Completion(exit_code, output)
+
+    # -- clean-up -----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Remove every container, network and throw-away image of this session."""
+        owned = {SESSION_LABEL: self.session}
+        for container_id in set(self._containers) | set(self.labelled_containers(owned)):
+            try:
+                self.client.api.remove_container(container_id, force=True, v=True)
+            except NotFound:
+                pass
+        for network_id in self._networks:
+            try:
+                self.client.api.remove_network(network_id)
+            except NotFound:
+                pass
+        for image_id in self._images:
+            try:
+                self.client.api.remove_image(image_id, force=True, noprune=False)
+            except (NotFound, APIError):
+                pass  # shared with a kept image: nothing of ours to free
+        self._containers.clear()
+        self._networks.clear()
+        self._images.clear()
+
+    def labelled_containers(self, labels: dict[str, str]) -> list[str]:
+        filters = {"label": [f"{key}={value}" for key, value in labels.items()]}
+        return [item["Id"] for item in self.client.api.containers(all=True, filters=filters)]
+
+
+def remove_leftovers(client: docker.DockerClient, owner: str) -> int:
+    """Remove containers and networks any earlier, interrupted session left behind."""
+    filters = {"label": [f"{OWNER_LABEL}={owner}"]}
+    removed = 0
+    for item in client.api.containers(all=True, filters=filters):
+        client.api.remove_container(item["Id"], force=True, v=True)
+        removed += 1
+    for network in client.api.networks(filters=filters):
+        client.api.remove_network(network["Id"])
+        removed += 1
+    return removed
+
+
+def follow_step(line: str, steps: list[BuildStep], running: dict) -> None:
+    """Track the classic builder's `Step n/m :`, `Using cache` and `Running in` lines."""
+    step = STEP_LINE.match(line)
+    if step:
+        steps.append(BuildStep(int(step[1]), int(step[2]), step[3].strip()))
+        running["container"] = None
+        return
+    if not steps:
+        return
+    if line.strip() == "---> Using cache":
+        steps[-1].cached = True
+    started = RUNNING_IN.match(line)
+    if started:
+        running["container"] = started[1]
+    steps[-1].output.append(line)
+
+
+def dockerignore_patterns(exercise_dir: Path, context_dir: Path) -> list[str]:
+    """The exercise folder's .dockerignore wins over the context's own (the lab's contexts are
+    shared app folders, so each exercise can say what its build leaves out)."""
+    for folder in (exercise_dir, context_dir):
+        ignore = folder / ".dockerignore"
+        if ignore.is_file():
+            return [
+                line.strip()
+                for line in ignore.read_text().splitlines()
+                if line.strip() and not line.lstrip().startswith("#")
+            ]
+    return []
+
+
+def list_layer(handle) -> list[LayerEntry]:
+    entries = []
+    try:
+        with tarfile.open(fileobj=handle, mode="r|") as layer:
+            for member in layer:
+                path = "/" + str(PurePosixPath(member.name.lstrip("./"))).lstrip("/")
+                base = PurePosixPath(path).name
+                if base == ".wh..wh..opq":
+                    kind, path = "opaque", str(PurePosixPath(path).parent)
+                elif base.startswith(".wh."):
+                    kind, path = "whiteout", str(PurePosixPath(path).parent / base[4:])
+                elif member.issym():
+                    kind = "symlink"
+                elif member.islnk():
+                    kind = "hardlink"
+                elif member.isdir():
+                    kind = "dir"
+                elif member.isfile():
+                    kind = "file"
+                else:
+                    kind = "other"
+                entries.append(LayerEntry(path, kind, member.size, member.linkname or ""))
+    except tarfile.ReadError:
+        return []  # a JSON blob, not a layer
+    return entries
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def limit_options(limits: Limits) -> dict:
+    return {
+        "mem_limit": f"{limits.memory_mb}m",
+        "pids_limit": limits.pids,
+        "nano_cpus": int(limits.cpus * 1_000_000_000),
+    }
+
+
+def api_message(exc: APIError) -> str:
+    return (exc.explanation or str(exc)).strip() if isinstance(exc, APIError) else str(exc)
