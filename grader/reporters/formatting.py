@@ -1,0 +1,81 @@
+"""Text helpers every reporter shares, so all formats word a finding the same way."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from grader.results import CheckResult, LabResult
+
+# ANSI escape sequences (colours, cursor moves) and the control characters XML 1.0 forbids:
+# build logs carry both, and neither belongs in a report.
+ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(text: str) -> str:
+    """Text without terminal escapes or control characters; newlines and tabs are kept."""
+    text = ANSI_ESCAPE.sub("", text).replace("\r\n", "\n")
+    # A bare carriage return redraws a progress line: the last redraw is what a reader saw.
+    lines = [line.rsplit("\r", 1)[-1] for line in text.split("\n")]
+    return CONTROL_CHARS.sub("", "\n".join(lines))
+
+
+def tail_lines(text: str, limit: int) -> tuple[list[str], int]:
+    """The last `limit` lines of `text` (trailing blank lines dropped), and how many were cut."""
+    lines = clean_text(text).rstrip().splitlines()
+    if len(lines) <= limit:
+        return lines, 0
+    return lines[-limit:], len(lines) - limit
+
+
+def omitted_note(shown: list[str], omitted: int) -> str:
+    return f" (last {len(shown)} of {len(shown) + omitted} lines)" if omitted else ""
+
+
+def number(value: float) -> str:
+    """A score as people write it: 10, 7.5, 0.25 (never 10.0)."""
+    return f"{round(value, 2):g}"
+
+
+def percent(result: LabResult) -> str:
+    # Rounded down, so a score just below the pass mark never displays as reaching it.
+    return f"{math.floor(result.percent * 10) / 10:g}%"
+
+
+def verdict(result: LabResult) -> str:
+    return "PASSED" if result.passed else "FAILED"
+
+
+def score_line(result: LabResult) -> str:
+    """'Score 83/100 (83%) — pass mark 70%: PASSED'."""
+    return (
+        f"Score {number(result.points)}/{number(result.max_points)} ({percent(result)})"
+        f" — pass mark {number(result.pass_mark)}%: {verdict(result)}"
+    )
+
+
+def check_label(check: CheckResult) -> str:
+    """'ML4-SIZE image-gallery: final image ≤ 30 MB' — how every format names one check."""
+    return f"{check.rule_id} {check.name}"
+
+
+def explanation_fields(check: CheckResult) -> list[tuple[str, str]]:
+    """The what / where / how-to-fix / docs of a finding, skipping what the check left empty."""
+    fields = [
+        ("what", check.what),
+        ("where", str(check.location) if check.location else ""),
+        ("how to fix", check.fix),
+        ("docs", check.docs_page),
+    ]
+    return [(label, clean_text(value)) for label, value in fields if value]
+
+
+def plain_explanation(check: CheckResult, detail_limit: int) -> str:
+    """A finding as plain text for machine formats (JUnit failure text, Gradescope output)."""
+    width = max(len(label) for label, _ in explanation_fields(check))
+    lines = [f"{label + ':':<{width + 1}} {value}" for label, value in explanation_fields(check)]
+    if check.details:
+        shown, omitted = tail_lines(check.details, detail_limit)
+        lines += [f"details{omitted_note(shown, omitted)}:", *(f"  {line}" for line in shown)]
+    return "\n".join(lines)

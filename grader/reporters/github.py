@@ -1,0 +1,130 @@
+"""GitHub Actions: workflow commands that annotate the Dockerfile lines a finding points at,
+and a Markdown job summary (the CLI appends it to $GITHUB_STEP_SUMMARY when that is set).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+
+from grader.reporters.formatting import (
+    check_label,
+    clean_text,
+    explanation_fields,
+    number,
+    percent,
+    score_line,
+    tail_lines,
+    verdict,
+)
+from grader.results import CheckResult, LabResult, Status
+
+COMMANDS = {Status.FAILED: "error", Status.ADVICE: "notice"}
+DETAIL_LINES = 40
+
+
+def render(result: LabResult, workspace: str | None = None) -> str:
+    """One workflow command per failure (::error) and per advice (::notice), then the score.
+
+    Annotation paths must be relative to the repository root: an absolute submission path is
+    made relative to `workspace` (default: $GITHUB_WORKSPACE, else the current directory).
+    """
+    workspace = workspace or os.environ.get("GITHUB_WORKSPACE") or os.getcwd()
+    lines = [
+        workflow_command(COMMANDS[check.status], check, result.submission, workspace)
+        for check in result.checks
+        if check.status in COMMANDS
+    ]
+    return "\n".join([*lines, score_line(result), result.summary_line()]) + "\n"
+
+
+def workflow_command(command: str, check: CheckResult, submission: str, workspace: str) -> str:
+    properties = {}
+    if check.location:
+        properties["file"] = annotation_path(submission, check.location.file, workspace)
+        if check.location.line:
+            properties["line"] = str(check.location.line)
+    properties["title"] = f"{check.rule_id} {check.exercise}"
+    message = check.what + (f" — fix: {check.fix}" if check.fix else "")
+    rendered = ",".join(f"{key}={escape_property(value)}" for key, value in properties.items())
+    return f"::{command} {rendered}::{escape_data(clean_text(message))}"
+
+
+def annotation_path(submission: str, file: str, workspace: str) -> str:
+    path = os.path.normpath(os.path.join(submission, file))
+    if os.path.isabs(path):
+        relative = os.path.relpath(path, workspace)
+        # Outside the workspace GitHub cannot place the annotation; the absolute path still
+        # tells a reader where to look.
+        path = path if relative.startswith("..") else relative
+    return path.replace(os.sep, posixpath.sep)
+
+
+def escape_data(text: str) -> str:
+    """Escape a workflow command's message (GitHub's own toolkit escapes these three)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """Escape a workflow command property value: ',' ends a property, ':' the properties."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def summary_markdown(result: LabResult) -> str:
+    """The job summary: score, a table per exercise, and each failure explained."""
+    icon = "✅" if result.passed else "❌"
+    lines = [
+        f"## {icon} {md(result.lab)} — {md(result.title)}: {verdict(result)}",
+        "",
+        f"**{md(score_line(result))}** · {md(result.summary_line())}",
+        "",
+        "| Exercise | Score | Passed | Failed | Skipped |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for exercise in result.exercises:
+        counts = [sum(c.status is status for c in exercise.checks)
+                  for status in (Status.PASSED, Status.FAILED, Status.SKIPPED)]
+        lines.append(
+            f"| {md(exercise.id)} — {md(exercise.title)} "
+            f"| {number(exercise.points)}/{number(exercise.max_points)} "
+            + "".join(f"| {count} " for count in counts) + "|"
+        )
+    lines.append(f"| **Total** | **{number(result.points)}/{number(result.max_points)}** "
+                 f"({percent(result)}) | | | |")
+    for heading, status in (("Failed checks", Status.FAILED), ("Advice", Status.ADVICE)):
+        checks = [check for check in result.checks if check.status is status]
+        if checks:
+            lines += ["", f"### {heading}", ""]
+            lines += [line for check in checks for line in finding_markdown(check)]
+    skipped = [check for check in result.checks if check.status is Status.SKIPPED]
+    if skipped:
+        lines += ["", "### Skipped", ""]
+        lines += [f"- `{check.rule_id}` {md(check.name)} — {md(check.what)}" for check in skipped]
+    return "\n".join(lines) + "\n"
+
+
+def finding_markdown(check: CheckResult) -> list[str]:
+    lines = [f"<details><summary>{md(check_label(check))}</summary>", ""]
+    lines += [f"- **{label}:** {md(value)}" for label, value in explanation_fields(check)]
+    if check.details:
+        shown, _ = tail_lines(check.details, DETAIL_LINES)
+        fence = "`" * max(3, longest_backtick_run("\n".join(shown)) + 1)
+        lines += ["", fence, *shown, fence]
+    return [*lines, "", "</details>", ""]
+
+
+def longest_backtick_run(text: str) -> int:
+    return max((len(run) for run in re.findall(r"`+", text)), default=0)
+
+
+MARKDOWN_SPECIAL = str.maketrans({
+    "&": "&amp;", "<": "&lt;", ">": "&gt;", "\n": " ", "\r": " ",
+    **{char: "\\" + char for char in "\\`*_[]|#"},
+})
+
+
+def md(text: str) -> str:
+    """Learner text shown literally in Markdown: `FROM <image>` must not vanish as HTML."""
+    return clean_text(text).translate(MARKDOWN_SPECIAL)
+
