@@ -1,0 +1,30 @@
+"""Shared fixtures: a real engine (started by `make test` through `make engine`), and a
+guard that every test leaves no labelled container or network behind."""
+
+import pytest
+
+from grader.sandbox import OWNER_LABEL
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    from grader.infra.engine import ensure_engine
+
+    return ensure_engine()
+
+
+def labelled(client, owner: str) -> list[str]:
+    filters = {"label": [f"{OWNER_LABEL}={owner}"]}
+    containers = [c["Names"][0] for c in client.api.containers(all=True, filters=filters)]
+    networks = [n["Name"] for n in client.api.networks(filters=filters)]
+    return containers + networks
+
+
+@pytest.fixture
+def leaves_nothing_behind(docker_client):
+    """Asserts after the test that no grader- or test-labelled resource remains."""
+    before = {owner: set(labelled(docker_client, owner)) for owner in ("grader", "tests")}
+    yield
+    for owner, existing in before.items():
+        left = set(labelled(docker_client, owner)) - existing
+        assert not left, f"left behind with {OWNER_LABEL}={owner}: {sorted(left)}"
