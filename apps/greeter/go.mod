@@ -1,0 +1,3 @@
+module dockerlab/greeter
+
+go 1.19

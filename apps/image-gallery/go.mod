@@ -1,0 +1,3 @@
+module dockerlab/image-gallery
+
+go 1.19
