@@ -67,8 +67,10 @@ class CacheCheck(Check):
         if target is None:
             return Outcome(
                 False,
-                f"No build step matches `{self.cached_step}`.",
-                fix=f"The lab expects a step running `{self.cached_step}`; see the lab README.",
+                f"None of the build's {len(rebuilt.steps)} steps runs `{self.cached_step}`, "
+                "so there is no expensive step for the cache to keep.",
+                fix="Give the build a step of its own for it, after copying only the files it "
+                "needs (the lab README shows which), and before copying the rest.",
                 location=context.at_line(None),
             )
         line = self.line(context, target)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import requests
@@ -90,7 +91,9 @@ class HttpCheck(Check):
                     details=answer.text[:500],
                 )
             missing_keys = [key for key in self.json_keys if not isinstance(document, dict) or key not in document]
-        missing_texts = [text for text in expected_texts if text not in answer.text]
+        # Pages escape what they show (an API caption "Sun & Moon" is "Sun &amp; Moon" in HTML).
+        shown = html.unescape(answer.text)
+        missing_texts = [text for text in expected_texts if text not in shown]
         found = len(self.json_keys) + len(expected_texts) - len(missing_keys) - len(missing_texts)
         wanted = len(self.json_keys) + len(expected_texts)
         if not missing_keys and not missing_texts:
