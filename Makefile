@@ -9,7 +9,7 @@ LABS   := $(notdir $(wildcard labs/*))
 # `make grade lab4 ARGS='image-gallery --format json'` passes more arguments.
 GRADE_ARGS := $(filter-out grade,$(MAKECMDGOALS))
 
-.PHONY: venv engine images grade test check bench docs notebooks clean $(LABS)
+.PHONY: venv engine images grade test check bench docs clean $(LABS)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,9 +39,6 @@ bench: images
 
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict
-
-notebooks: $(STAMP)
-	$(BIN)/dockerlab notebooks lab4
 
 clean:
 	-$(BIN)/dockerlab clean

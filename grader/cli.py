@@ -98,7 +98,9 @@ def images(ensure: bool) -> int:
 @click.option("--output", type=click.Path(path_type=Path), help="Write the report there (the terminal report still shows).")
 @click.option("--quiet", is_flag=True, help="No live progress; just the report.")
 @click.option("--tag-prefix", default="", help="Prefix for the image tags (keeps several graders apart).")
-def grade(lab, exercises, path, solution, fmt, output, quiet, tag_prefix) -> int:
+@click.option("--no-cache", is_flag=True, help="Build without the engine's build cache.")
+@click.option("--verbose", is_flag=True, help="Show every build line, also when not on a terminal.")
+def grade(lab, exercises, path, solution, fmt, output, quiet, tag_prefix, no_cache, verbose) -> int:
     from grader.infra.baseimages import ensure_base_images
     from grader.infra.engine import ensure_engine
     from grader.reporters import render
@@ -111,9 +113,11 @@ def grade(lab, exercises, path, solution, fmt, output, quiet, tag_prefix) -> int
     submission = (spec.solution_dir if solution else (path or spec.lab_dir)).resolve()
     client = ensure_engine(on_progress=lambda line: err.print(f"engine: {line}", highlight=False))
     ensure_base_images(client, on_progress=lambda line: err.print(f"images: {line}", highlight=False))
-    progress = LiveProgress(err, quiet=quiet)
+    progress = LiveProgress(err, quiet=quiet, verbose=verbose)
     try:
-        result = grade_lab(spec, submission, client, list(exercises), progress, tag_prefix)
+        result = grade_lab(
+            spec, submission, client, list(exercises), progress, tag_prefix, no_cache=no_cache
+        )
     finally:
         progress.close()
     color = sys.stdout.isatty() and "NO_COLOR" not in os.environ

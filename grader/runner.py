@@ -52,6 +52,7 @@ def grade(
     progress: Progress | None = None,
     tag_prefix: str = "",
     owner: str = "grader",
+    no_cache: bool = False,
 ) -> LabResult:
     if not submission.is_dir():
         raise SubmissionError(
@@ -63,7 +64,7 @@ def grade(
     started = time.monotonic()
     result = LabResult(lab.id, lab.title, str(submission), lab.pass_mark)
     with Sandbox(client, owner=owner) as sandbox:
-        grader = ExerciseGrader(lab, submission, sandbox, progress, tag_prefix)
+        grader = ExerciseGrader(lab, submission, sandbox, progress, tag_prefix, no_cache)
         for exercise in with_dependencies(lab, selected):
             if exercise in selected:
                 result.exercises.append(grader.grade(exercise))
@@ -87,12 +88,13 @@ def with_dependencies(lab: LabSpec, selected: list[ExerciseSpec]) -> list[Exerci
 
 
 class ExerciseGrader:
-    def __init__(self, lab, submission, sandbox, progress, tag_prefix):
+    def __init__(self, lab, submission, sandbox, progress, tag_prefix, no_cache=False):
         self.lab = lab
         self.submission = submission
         self.sandbox = sandbox
         self.progress = progress
         self.tag_prefix = tag_prefix
+        self.no_cache = no_cache
         self.services = {}
 
     def context(self, exercise: ExerciseSpec) -> tuple[ExerciseContext, str]:
@@ -153,6 +155,7 @@ class ExerciseGrader:
             points=exercise.build.points,
             timeout_s=exercise.build.timeout_s,
             tag_prefix=self.tag_prefix,
+            no_cache=self.no_cache,
         )
 
 

@@ -160,6 +160,7 @@ class Sandbox:
         labels: dict[str, str] | None = None,
         on_line: LineSink = lambda _line: None,
         throwaway: bool = False,
+        no_cache: bool = False,
     ) -> BuildOutcome:
         """Build through the engine's cache; a learner's failure is an outcome, not an error."""
         started = time.monotonic()
@@ -201,6 +202,7 @@ class Sandbox:
                     target=target,
                     labels=all_labels,
                     rm=True,
+                    nocache=no_cache,
                     forcerm=True,
                     decode=True,
                 )

@@ -25,6 +25,7 @@ class BuildCheck(Check):
     kind: Literal["build"] = "build"
     timeout_s: float = Field(900, gt=0)
     tag_prefix: str = ""
+    no_cache: bool = False
 
     rule_id: ClassVar[str] = "ML4-BUILD"
     phase: ClassVar[Phase] = Phase.BUILD
@@ -58,6 +59,7 @@ class BuildCheck(Check):
             timeout_s=self.timeout_s,
             labels={"dockerlab.lab": context.lab.id, "dockerlab.exercise": context.exercise.id},
             on_line=on_line,
+            no_cache=self.no_cache,
         )
         context.build = outcome
         if outcome.ok:
