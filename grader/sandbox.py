@@ -374,6 +374,12 @@ class Sandbox:
             logs=logs,
         )
 
+    def host(self, service: Service):
+        """A pytest-testinfra host inside a running service (commands through `docker exec`)."""
+        import testinfra
+
+        return testinfra.get_host(f"docker://{service.container_id}")
+
     def run_to_completion(self, image: str, timeout_s: float, limits: Limits = Limits()) -> Completion:
         """Run the image's own command and collect what it prints (the chapter's 4.1 check)."""
         container = self.client.containers.create(

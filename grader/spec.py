@@ -95,7 +95,7 @@ class ExerciseSpec(Strict):
         # The grader reaches a container only through a port published on 127.0.0.1.
         published = set(self.run.ports) if self.run else set()
         called = [self.run.ready.port] if self.run and self.run.ready.path else []
-        called += [check.port for check in self.checks if getattr(check, "needs_service", False)]
+        called += [check.port for check in self.checks if hasattr(check, "port")]
         for port in called:
             if port not in published:
                 raise ValueError(

@@ -19,6 +19,7 @@ KINDS: dict[str, str] = {
     "cache": "grader.checks.cache:CacheCheck",
     "http": "grader.checks.http:HttpCheck",
     "output": "grader.checks.output:OutputCheck",
+    "command": "grader.checks.command:CommandCheck",
 }
 
 

@@ -54,10 +54,10 @@ class DependencyOrderCheck(DockerfileCheck):
         if not steps:
             return Outcome(
                 False,
-                f"No RUN instruction matching `{self.step}` in any stage, so the dependencies "
-                "are not fetched in a step of their own.",
+                f"None of the {len(dockerfile.stages)} stage(s) has a RUN matching "
+                f"`{self.step}`, so the dependencies are not fetched in a step of their own.",
                 fix=self.reordered(),
-                location=context.at_line(None),
+                location=context.at_line(final.from_line),
             )
         wanted = {normalise(path) for path in self.inputs}
         for stage, step in steps:

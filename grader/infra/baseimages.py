@@ -93,7 +93,7 @@ RECIPES = (
     Recipe("openjdk", "diamol/openjdk", "java -version 2>&1 | head -n 1", build_mb=500),
     Recipe(
         "maven", "diamol/maven",
-        "mvn -B -v | head -n 1; java -version 2>&1 | head -n 1",
+        "mvn -B -v | sed -n 1p; java -version 2>&1 | sed -n 1p",  # sed reads all: no broken pipe
         build_mb=800,
     ),
     Recipe("node", "diamol/node", 'echo "node $(node -v)"; echo "npm $(npm -v)"',

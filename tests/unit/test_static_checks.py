@@ -332,7 +332,8 @@ def test_order_prefers_the_stages_that_feed_the_final_image(tmp_path: Path):
 
 def test_order_fails_when_the_step_is_missing(tmp_path: Path):
     outcome = outcome_of(tmp_path, GO_TWO_STAGES, NODE_INPUTS)
-    assert_fails_at(outcome, None, "No RUN instruction matching `npm (ci|install)` in any stage")
+    # Points at the final stage: the place where the learner starts reading.
+    assert_fails_at(outcome, 5, "None of the 2 stage(s) has a RUN matching `npm (ci|install)`")
 
 
 def test_order_rejects_an_invalid_pattern(tmp_path: Path):
