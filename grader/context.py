@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +38,13 @@ class ExerciseContext:
             return str(self.dockerfile_path.resolve().relative_to(Path.cwd()))
         except ValueError:
             return str(self.dockerfile_path)
+
+    @property
+    def dockerfile_identity(self) -> dict[str, str]:
+        """Where the Dockerfile is shown from and its exact text (comments move line numbers
+        without changing the image ID)."""
+        text = self.dockerfile_path.read_bytes() if self.dockerfile_path.is_file() else b""
+        return {"file": self.dockerfile_display, "text": hashlib.sha256(text).hexdigest()}
 
     def at_line(self, line: int | None) -> Location:
         return Location(self.dockerfile_display, line)

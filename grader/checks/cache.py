@@ -16,6 +16,7 @@ from pydantic import Field
 
 from grader.checks.base import Check, Phase
 from grader.checks.build import line_of_step
+from grader.memo import remembered
 from grader.results import Outcome
 from grader.sandbox import BuildStep
 
@@ -35,6 +36,10 @@ class CacheCheck(Check):
         return f"changing {self.change} keeps `{self.cached_step}` cached"
 
     def run(self, context: ExerciseContext) -> Outcome:
+        key = {"image": context.image.id, "check": self.model_dump(), **context.dockerfile_identity}
+        return remembered("cache-probe", key, lambda: self.probe(context))
+
+    def probe(self, context: ExerciseContext) -> Outcome:
         source = context.context_dir / self.change
         if not source.is_file():
             return Outcome(

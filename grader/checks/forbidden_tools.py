@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from pydantic import Field
 
 from grader.checks.base import Check, Phase
+from grader.memo import remembered
 from grader.results import Outcome
 from grader.sandbox import ImageLayer
 
@@ -42,6 +43,10 @@ class ForbiddenToolsCheck(Check):
         return "no " + ", ".join(f"`{tool}`" for tool in self.tools) + " in the final image"
 
     def run(self, context: ExerciseContext) -> Outcome:
+        key = {"image": context.image.id, "check": self.model_dump(), **context.dockerfile_identity}
+        return remembered("tool-scan", key, lambda: self.scan(context))
+
+    def scan(self, context: ExerciseContext) -> Outcome:
         sightings = find_tools(context.sandbox.image_layers(context.image.id), set(self.tools))
         shipped = [s for s in sightings if s.deleted_in is None]
         hidden = [s for s in sightings if s.deleted_in is not None]
