@@ -50,6 +50,16 @@ class ExerciseContext:
         return Location(self.dockerfile_display, line)
 
     @property
+    def final_stage(self):
+        """The stage the image is built from (the build target's), when the Dockerfile parsed."""
+        return self.dockerfile.final_stage(self.exercise.build.target) if self.dockerfile else None
+
+    def at_final_from(self) -> Location:
+        """The final stage's FROM line: where a finding about the whole image points."""
+        final = self.final_stage
+        return self.at_line(final.from_line if final else None)
+
+    @property
     def service(self) -> Service | None:
         return self.services.get(self.exercise.id)
 

@@ -50,9 +50,7 @@ class ForbiddenToolsCheck(Check):
         sightings = find_tools(context.sandbox.image_layers(context.image.id), set(self.tools))
         shipped = [s for s in sightings if s.deleted_in is None]
         hidden = [s for s in sightings if s.deleted_in is not None]
-        dockerfile = context.dockerfile
-        final = dockerfile.final_stage(context.exercise.build.target) if dockerfile else None
-        location = context.at_line(final.from_line if final else None)
+        location = context.at_final_from()
         if shipped:
             first = shipped[0]
             return Outcome(

@@ -57,13 +57,11 @@ class MetadataCheck(Check):
         checked = len(self.exposed_ports) + len(self.env) + (self.command is not None) + (self.workdir is not None)
         if not problems:
             return Outcome(True, "The image's configuration is as expected.")
-        dockerfile = context.dockerfile
-        final = dockerfile.final_stage(context.exercise.build.target) if dockerfile else None
         return Outcome(
             False,
             "In the final image " + "; ".join(what for what, _ in problems) + ".",
             fix="Add to the final stage (settings of earlier stages do not carry over): "
             + "  ".join(line for _, line in problems),
-            location=context.at_line(final.from_line if final else None),
+            location=context.at_final_from(),
             fraction=(checked - len(problems)) / checked if checked else 0.0,
         )

@@ -52,7 +52,7 @@ class RunCheck(Check):
                 f"Docker could not start the container: {exc.explanation or exc}",
                 fix="Check CMD/ENTRYPOINT in the final stage: they must name a program that "
                 "exists in the final image.",
-                location=final_from(context),
+                location=context.at_final_from(),
             )
         context.services[context.exercise.id] = service
         return wait_until_ready(context, service)
@@ -91,7 +91,7 @@ def wait_until_ready(context: ExerciseContext, service) -> Outcome:
         fix=f"The app must listen on port {ready.port} inside the container (EXPOSE only "
         "documents a port; the app's own setting decides it). Check the app's PORT setting "
         "and the container's log below.",
-        location=final_from(context),
+        location=context.at_final_from(),
         details=state.logs.strip(),
     )
 
@@ -105,11 +105,6 @@ def exited(context: ExerciseContext, state, after_s: float) -> Outcome:
         fix="Run it by hand to see why: `docker run --rm "
         f"{context.exercise.image}`. Check that CMD starts the server in the foreground and "
         "that every file it needs was copied into the final stage.",
-        location=final_from(context),
+        location=context.at_final_from(),
         details=state.logs.strip(),
     )
-
-
-def final_from(context: ExerciseContext):
-    dockerfile = context.dockerfile
-    return context.at_line(dockerfile.final_stage(context.exercise.build.target).from_line if dockerfile else None)

@@ -27,8 +27,7 @@ class SizeCheck(Check):
         size = context.image.size_mb
         if size <= self.max_mb:
             return Outcome(True, f"The image is {size:.1f} MB (budget {self.max_mb:g} MB).")
-        dockerfile = context.dockerfile
-        final = dockerfile.final_stage(context.exercise.build.target) if dockerfile else None
+        final = context.final_stage
         base = final.root_image() if final else "its base"
         return Outcome(
             False,
@@ -37,5 +36,5 @@ class SizeCheck(Check):
             fix="Build in an SDK stage and start the final stage from a small runtime image "
             "(diamol/base for a Go binary, diamol/openjdk for a jar), then COPY --from the "
             "builder only what runs.",
-            location=context.at_line(final.from_line if final else None),
+            location=context.at_final_from(),
         )
