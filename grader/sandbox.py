@@ -31,6 +31,7 @@ INJECTED_DOCKERFILE = ".dockerlab.Dockerfile"
 STEP_LINE = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 SMALL_MEMBER = 1_000_000
 RUNNING_IN = re.compile(r"^ ---> Running in ([0-9a-f]{12,64})")
+STEP_RESULT = re.compile(r"^ ---> ([0-9a-f]{12,64})$")
 
 LineSink = Callable[[str], None]
 
@@ -42,6 +43,14 @@ class BuildStep:
     instruction: str  # as the builder printed it, e.g. "RUN go build -o /server"
     cached: bool = False
     output: list[str] = field(default_factory=list)
+    result_id: str | None = None  # the image the step left, as the builder printed it
+
+    @property
+    def created_image(self) -> str | None:
+        """The image this step made (not reused from cache, not the FROM base)."""
+        if self.cached or self.instruction.upper().startswith("FROM "):
+            return None
+        return self.result_id
 
 
 @dataclass
@@ -226,8 +235,12 @@ class Sandbox:
         if image_id is None and not error:
             error = "the builder ended without producing an image"
         ok = image_id is not None and not error and not expired.is_set()
-        if ok and throwaway:
-            self._images.append(image_id)
+        if throwaway:
+            # Every step's new image, not only the final one: the classic builder keeps the
+            # other stages' images as cache, and removing the final image does not free them.
+            self._images.extend(step.created_image for step in steps if step.created_image)
+            if ok:
+                self._images.append(image_id)
         if expired.is_set():
             error = f"the build took longer than {timeout_s:.0f} s and was stopped"
         return BuildOutcome(
@@ -410,7 +423,7 @@ class Sandbox:
                 self.client.api.remove_network(network_id)
             except NotFound:
                 pass
-        for image_id in self._images:
+        for image_id in reversed(self._images):  # children before their parents
             try:
                 self.client.api.remove_image(image_id, force=True, noprune=False)
             except (NotFound, APIError):
@@ -451,6 +464,9 @@ def follow_step(line: str, steps: list[BuildStep], running: dict) -> None:
     started = RUNNING_IN.match(line)
     if started:
         running["container"] = started[1]
+    result = STEP_RESULT.match(line)
+    if result:
+        steps[-1].result_id = result[1]
     steps[-1].output.append(line)
 
 

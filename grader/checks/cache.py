@@ -7,6 +7,7 @@ through the same cache; the step the spec names must report `Using cache`.
 from __future__ import annotations
 
 import re
+import secrets
 import shutil
 import tempfile
 from pathlib import Path
@@ -51,7 +52,7 @@ class CacheCheck(Check):
             copy = Path(scratch) / "context"
             shutil.copytree(context.context_dir, copy, symlinks=True)
             with (copy / self.change).open("a") as changed:
-                changed.write("\n")  # harmless in source, HTML, JSON and XML alike
+                changed.write(unique_blank_line())
             rebuilt = context.sandbox.build(
                 copy,
                 context.dockerfile_path,
@@ -105,6 +106,13 @@ class CacheCheck(Check):
         if context.dockerfile is None:
             return None
         return line_of_step(context.dockerfile, step.number, step.instruction)
+
+
+def unique_blank_line() -> str:
+    """A line of spaces and tabs no earlier probe wrote: harmless in source, HTML, JSON and XML
+    alike, and new to the build cache, which may still hold the layers of an earlier probe."""
+    bits = secrets.randbits(32)
+    return "\n" + "".join(" \t"[(bits >> shift) & 1] for shift in range(32)) + "\n"
 
 
 def first_rebuilt_step(steps: list[BuildStep], target: BuildStep) -> BuildStep | None:

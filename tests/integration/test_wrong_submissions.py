@@ -30,17 +30,30 @@ def test_deleting_go_from_an_sdk_base_is_caught_by_its_layers(grade_submission):
     assert by_rule(lab, "ML4-SIZE").status is Status.FAILED
 
 
-def test_copying_everything_before_npm_breaks_the_cache(grade_submission):
-    result = grade_submission(SUBMISSIONS / "copy-all-first", "access-log")
-    (access_log,) = result.exercises
-    order = by_rule(access_log, "ML4-ORDER")
-    assert order.status is Status.FAILED and order.location.line == 4
-    cache = by_rule(access_log, "ML4-CACHE")
-    assert cache.status is Status.FAILED
-    assert "re-ran `RUN npm ci --omit=dev`" in cache.what and "COPY . ." in cache.what
-    assert cache.location.line == 4
-    # The app itself still works: the learner keeps the points for running it.
-    assert by_rule(access_log, "ML4-RUN").status is Status.PASSED
+def test_copying_everything_before_npm_breaks_the_cache(
+    grade_submission, docker_client, monkeypatch, tmp_path
+):
+    def every_image():
+        return {image["Id"] for image in docker_client.api.images(all=True)}
+
+    for attempt in ("first", "again"):
+        # No remembered outcome: the probe itself runs each time, against a build cache
+        # that still holds whatever the first attempt built.
+        monkeypatch.setenv("DOCKERLAB_CACHE", str(tmp_path / attempt))
+        before = every_image()
+        result = grade_submission(SUBMISSIONS / "copy-all-first", "access-log")
+        (access_log,) = result.exercises
+        order = by_rule(access_log, "ML4-ORDER")
+        assert order.status is Status.FAILED and order.location.line == 4
+        cache = by_rule(access_log, "ML4-CACHE")
+        assert cache.status is Status.FAILED, f"{attempt}: {cache.what}"
+        assert "re-ran `RUN npm ci --omit=dev`" in cache.what and "COPY . ." in cache.what
+        assert cache.location.line == 4
+        # The app itself still works: the learner keeps the points for running it.
+        assert by_rule(access_log, "ML4-RUN").status is Status.PASSED
+    # Built once and cached, the learner's image adds nothing the second time, and the
+    # probe's images (its builder stage's too) are gone.
+    assert every_image() == before
 
 
 def test_app_on_the_wrong_port_never_answers(grade_submission, lab4):
