@@ -9,7 +9,7 @@ LABS   := $(notdir $(wildcard labs/*))
 # `make grade lab4 ARGS='image-gallery --format json'` passes more arguments.
 GRADE_ARGS := $(filter-out grade,$(MAKECMDGOALS))
 
-.PHONY: venv engine images grade test check bench docs clean $(LABS)
+.PHONY: venv engine images grade test lint check bench docs clean $(LABS)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,11 @@ grade: images
 check: $(STAMP)
 	@$(BIN)/dockerlab check $(or $(filter-out check,$(MAKECMDGOALS)),lab4)
 
-test: images
+test: lint images
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check grader tests benchmarks
 
 bench: images
 	$(BIN)/python benchmarks/grade_cache.py

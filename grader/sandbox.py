@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import socket
 import tarfile
 import tempfile
@@ -18,39 +17,21 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.utils.build import tar as build_context_tar
 
+from grader.buildlog import BuildStep, created_images, follow_step
+
 OWNER_LABEL = "dockerlab.owner"
 SESSION_LABEL = "dockerlab.session"
 INJECTED_DOCKERFILE = ".dockerlab.Dockerfile"
-STEP_LINE = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 SMALL_MEMBER = 1_000_000
-RUNNING_IN = re.compile(r"^ ---> Running in ([0-9a-f]{12,64})")
-STEP_RESULT = re.compile(r"^ ---> ([0-9a-f]{12,64})$")
 
 LineSink = Callable[[str], None]
-
-
-@dataclass
-class BuildStep:
-    number: int
-    total: int
-    instruction: str  # as the builder printed it, e.g. "RUN go build -o /server"
-    cached: bool = False
-    output: list[str] = field(default_factory=list)
-    result_id: str | None = None  # the image the step left, as the builder printed it
-
-    @property
-    def created_image(self) -> str | None:
-        """The image this step made (not reused from cache, not the FROM base)."""
-        if self.cached or self.instruction.upper().startswith("FROM "):
-            return None
-        return self.result_id
 
 
 @dataclass
@@ -177,15 +158,15 @@ class Sandbox:
         log: list[str] = []
         image_id = None
         error = ""
-        running = {"container": None}
         expired = threading.Event()
 
         def expire() -> None:
             # The classic builder has no build time-out: stop the step that overruns.
             expired.set()
-            if running["container"]:
+            container = steps[-1].container if steps else None
+            if container:
                 try:
-                    self.client.api.kill(running["container"])
+                    self.client.api.kill(container)
                 except DockerException:
                     pass
 
@@ -220,7 +201,7 @@ class Sandbox:
                         for line in chunk["stream"].splitlines():
                             log.append(line)
                             on_line(line)
-                            follow_step(line, steps, running)
+                            follow_step(line, steps)
                     elif "error" in chunk:
                         error = chunk["error"].strip()
                         log.append(error)
@@ -238,7 +219,7 @@ class Sandbox:
         if throwaway:
             # Every step's new image, not only the final one: the classic builder keeps the
             # other stages' images as cache, and removing the final image does not free them.
-            self._images.extend(step.created_image for step in steps if step.created_image)
+            self._images.extend(created_images(steps))
             if ok:
                 self._images.append(image_id)
         if expired.is_set():
@@ -448,26 +429,6 @@ def remove_leftovers(client: docker.DockerClient, owner: str) -> int:
         client.api.remove_network(network["Id"])
         removed += 1
     return removed
-
-
-def follow_step(line: str, steps: list[BuildStep], running: dict) -> None:
-    """Track the classic builder's `Step n/m :`, `Using cache` and `Running in` lines."""
-    step = STEP_LINE.match(line)
-    if step:
-        steps.append(BuildStep(int(step[1]), int(step[2]), step[3].strip()))
-        running["container"] = None
-        return
-    if not steps:
-        return
-    if line.strip() == "---> Using cache":
-        steps[-1].cached = True
-    started = RUNNING_IN.match(line)
-    if started:
-        running["container"] = started[1]
-    result = STEP_RESULT.match(line)
-    if result:
-        steps[-1].result_id = result[1]
-    steps[-1].output.append(line)
 
 
 def dockerignore_patterns(exercise_dir: Path, context_dir: Path) -> list[str]:

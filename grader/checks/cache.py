@@ -19,7 +19,7 @@ from grader.checks.base import Check, Phase
 from grader.checks.build import line_of_step
 from grader.memo import remembered
 from grader.results import Outcome
-from grader.sandbox import BuildStep
+from grader.buildlog import BuildStep
 
 if TYPE_CHECKING:
     from grader.context import ExerciseContext

@@ -30,6 +30,7 @@ from pathlib import Path
 import docker
 from docker.errors import APIError, ContainerError, DockerException, ImageNotFound
 
+from grader.buildlog import STEP_LINE, BuildStep, created_images, follow_step
 from grader.errors import BaseImageError
 from grader.paths import cache_dir
 from grader.sandbox import OWNER_LABEL
@@ -64,8 +65,6 @@ DEBOOTSTRAP_PACKAGE_LINE = re.compile(
     r"^(I: (Retrieving|Validating|Extracting|Unpacking|Configuring) \S+( \S+)?"
     r"|W: Couldn't download package .*)$"
 )
-STEP_LINE = re.compile(r"^Step \d+/\d+ : (.*)$")
-LAYER_LINE = re.compile(r"^ ---> ([0-9a-f]{12,64})$")
 # Debian's Maven writes colour resets even in batch mode; tool versions are plain text.
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 LOG_TAIL_LINES = 15
@@ -453,9 +452,8 @@ def run_build(client: docker.DockerClient, image: str, context: bytes, needs_mb:
               labels: dict[str, str] | None = None) -> str:
     """Run one classic-builder build; the new image's id, or a BaseImageError with the log."""
     log: list[str] = []
-    layers: list[str] = []  # images committed by this build's own steps (not FROM)
+    steps: list[BuildStep] = []
     image_id = error = None
-    in_from_step = False
     try:
         for chunk in client.api.build(
             fileobj=io.BytesIO(context), custom_context=True, tag=tag, labels=labels,
@@ -466,18 +464,15 @@ def run_build(client: docker.DockerClient, image: str, context: bytes, needs_mb:
             image_id = (chunk.get("aux") or {}).get("ID", image_id)
             for line in chunk.get("stream", "").splitlines():
                 log.append(line)
-                step = STEP_LINE.match(line)
-                if step:
-                    in_from_step = step.group(1).upper().startswith("FROM ")
+                if STEP_LINE.match(line):
                     progress(f"{image}: {line}")
-                layer = LAYER_LINE.match(line)
-                if layer and not in_from_step:
-                    layers.append(layer.group(1))
+                follow_step(line, steps)
     except DockerException as exc:
         error = getattr(exc, "explanation", None) or str(exc)
     if error is None and image_id:
         return image_id
-    raise build_error(client, image, error or "the build reported no image", needs_mb, log, layers)
+    raise build_error(client, image, error or "the build reported no image", needs_mb, log,
+                      created_images(steps))
 
 
 def build_error(client: docker.DockerClient, image: str, error: str, needs_mb: int,

@@ -4,26 +4,28 @@ images themselves against the real engine, built into small multi-stage fixtures
 import io
 import os
 import re
+import shutil
 import subprocess
 import tarfile
+import tempfile
 import time
 import uuid
 from pathlib import Path
 
+import docker
 import pytest
+from docker.errors import DockerException
 
+from grader.buildlog import created_images, follow_step
 from grader.errors import BaseImageError
 from grader.infra.baseimages import (
     DEFAULT_MIRROR,
     HASH_LABEL,
-    LAYER_LINE,
     RECIPE_LABEL,
     RECIPES,
     RECIPES_BY_IMAGE,
     ROOTFS_WORK_MB,
     STAND_IN_LABEL,
-    STEP_LINE,
-    build_error,
     build_rootfs_tarball,
     content_hash,
     context_files,
@@ -34,6 +36,8 @@ from grader.infra.baseimages import (
     recipe_files,
     recipe_hash,
     recipe_hashes,
+    free_space_mb,
+    run_build,
     select_recipes,
     tar_context,
 )
@@ -220,21 +224,18 @@ def build_fixture(docker_client, nothing_left):
     made: list[str] = []
 
     def build(folder: Path) -> tuple[str, str]:
-        log, image_id = [], None
-        in_from_step = False
-        for chunk in docker_client.api.build(path=str(folder), labels=TEST_LABELS,
-                                             network_mode="none", rm=True, forcerm=True,
-                                             decode=True):
-            assert "error" not in chunk, chunk["error"] + "\n" + "\n".join(log[-30:])
-            image_id = (chunk.get("aux") or {}).get("ID", image_id)
-            for line in chunk.get("stream", "").splitlines():
-                log.append(line)
-                step = STEP_LINE.match(line)
-                if step:
-                    in_from_step = step.group(1).upper().startswith("FROM ")
-                layer = LAYER_LINE.match(line)
-                if layer and not in_from_step:
-                    made.append(layer.group(1))
+        log, steps, image_id = [], [], None
+        try:
+            for chunk in docker_client.api.build(path=str(folder), labels=TEST_LABELS,
+                                                 network_mode="none", rm=True, forcerm=True,
+                                                 decode=True):
+                assert "error" not in chunk, chunk["error"] + "\n" + "\n".join(log[-30:])
+                image_id = (chunk.get("aux") or {}).get("ID", image_id)
+                for line in chunk.get("stream", "").splitlines():
+                    log.append(line)
+                    follow_step(line, steps)
+        finally:
+            made.extend(created_images(steps))
         assert image_id, "\n".join(log[-30:])
         made.append(image_id)
         return image_id, "\n".join(log)
@@ -329,11 +330,78 @@ def test_ensuring_again_builds_nothing_and_is_fast(docker_client, base_images):
     assert {name: docker_client.api.inspect_image(name)["Id"] for name in base_images} == before
 
 
+# --- running out of disk space while building an image (root, a private engine) --------
+
+
+@pytest.fixture
+def engine_on_small_disk(small_disk, docker_client, base_images):
+    """A second dockerd of this test's own whose data root is a 160 MB tmpfs, holding only
+    diamol/base (copied from the main engine); stopped and unmounted afterwards. The main
+    engine must not notice it: see the test below."""
+    data_root = small_disk(160)
+    # Short paths: a unix socket's path is limited to 107 bytes, containerd's is below it.
+    runtime = Path(tempfile.mkdtemp(prefix="dl-engine-", dir="/tmp"))
+    socket_url = f"unix://{runtime / 'docker.sock'}"
+    namespace = f"dockerlab-test-{uuid.uuid4().hex[:8]}"
+    log = runtime / "dockerd.log"
+    with log.open("wb") as sink:
+        # In a network namespace of its own: its bridge and any clean-up of it stay there
+        # (with --bridge=none, dockerd deletes the host's docker0 and breaks the main engine).
+        daemon = subprocess.Popen(
+            ["unshare", "--net", "--",
+             "dockerd", "--data-root", str(data_root), "--exec-root", str(runtime / "exec"),
+             "--pidfile", str(runtime / "docker.pid"), "--host", socket_url,
+             "--iptables=false", "--ip-masq=false", "--containerd-namespace", namespace,
+             "--containerd-plugins-namespace", f"{namespace}-plugins"],
+            stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
+        )
+    client = None
+    try:
+        deadline = time.monotonic() + 60
+        while client is None:
+            try:
+                client = docker.DockerClient(base_url=socket_url, timeout=60)  # asks the API
+            except DockerException:
+                assert daemon.poll() is None, f"dockerd exited: {log.read_text()[-2000:]}"
+                assert time.monotonic() < deadline, f"dockerd silent: {log.read_text()[-2000:]}"
+                time.sleep(0.3)
+        client.images.load(b"".join(docker_client.api.get_image("diamol/base")))
+        yield client, data_root
+    finally:
+        if client is not None:
+            client.close()
+        daemon.terminate()
+        try:
+            daemon.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            daemon.wait()
+        shutil.rmtree(runtime, ignore_errors=True)
+
+
+@as_root
 @pytest.mark.engine
-def test_out_of_space_build_error_names_the_data_root_and_the_need(docker_client):
-    root = docker_client.info()["DockerRootDir"]
-    error = build_error(docker_client, "diamol/golang",
-                        f"write {root}/tmp/layer: no space left on device", 900, [])
-    assert f"Docker's data root {root}" in error.message
-    assert "about 900 MB" in error.message
-    assert "prune" in error.hint
+def test_build_that_fills_the_data_root_is_removed_and_explained(engine_on_small_disk,
+                                                                docker_client, nothing_left):
+    client, data_root = engine_on_small_disk
+    images_before = {image["Id"] for image in client.api.images(all=True)}
+    free_before = free_space_mb(data_root)
+    context = tar_context({"Dockerfile": (
+        b"FROM diamol/base\n"
+        b"RUN echo a layer of its own > /first\n"
+        b"RUN dd if=/dev/zero of=/filler bs=1M count=400\n"
+    )})
+    with pytest.raises(BaseImageError) as raised:
+        run_build(client, "diamol/filler", context, 400, lambda _line: None)
+    message = raised.value.message
+    assert "ran out of disk space" in message and f"Docker's data root {data_root}" in message
+    assert "about 400 MB" in message and "partial layers were removed" in message
+    assert "prune" in raised.value.hint
+    # The first RUN's layer and the failed step's container are gone, and their space with them.
+    assert {image["Id"] for image in client.api.images(all=True)} == images_before
+    assert client.api.containers(all=True) == []
+    assert free_space_mb(data_root) >= free_before - 5
+    # The main engine did not notice: a container there still gets its default bridge.
+    assert docker_client.containers.run("diamol/base", ["echo", "ok"], remove=True,
+                                        labels=TEST_LABELS) == b"ok\n"
+

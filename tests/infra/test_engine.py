@@ -3,7 +3,6 @@
 import io
 import os
 import socket
-import threading
 from contextlib import redirect_stderr
 
 import pytest

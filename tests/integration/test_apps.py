@@ -6,7 +6,6 @@ import pytest
 
 from grader.sandbox import Sandbox
 
-from .conftest import REPO
 
 pytestmark = pytest.mark.engine
 
