@@ -57,7 +57,9 @@ class RunSpec(Strict):
     ready: ReadySpec = Field(default_factory=ReadySpec, description="When it counts as up.")
     points: float = Field(10, ge=0, description="Points for a container that starts and stays up.")
     depends_on: list[str] = Field(
-        default_factory=list, description="Exercises whose containers must run first."
+        default_factory=list,
+        description="Exercises whose containers must run first; each is listed earlier in the "
+        "lab and has a `run` of its own. Grading one exercise starts these too.",
     )
 
     @field_validator("ports")
@@ -133,10 +135,18 @@ class LabSpec(Strict):
                 raise ValueError(f"exercise id '{exercise.id}' is used twice")
             seen.add(exercise.id)
         known = {exercise.id for exercise in exercises}
+        started: set[str] = set()  # containers start in the lab's order
         for exercise in exercises:
             for needed in exercise.run.depends_on if exercise.run else []:
                 if needed not in known:
                     raise ValueError(f"exercise '{exercise.id}' depends on unknown '{needed}'")
+                if needed not in started:
+                    raise ValueError(
+                        f"exercise '{exercise.id}' depends on '{needed}', which is not "
+                        f"started before it: list '{needed}' earlier, and give it a `run`"
+                    )
+            if exercise.run:
+                started.add(exercise.id)
         return exercises
 
     @property

@@ -88,3 +88,18 @@ def test_dependency_on_unknown_exercise_is_refused(tmp_path):
     with pytest.raises(SpecError) as raised:
         load_lab(write(tmp_path, text))
     assert "ghost" in raised.value.message
+
+
+def test_dependency_listed_after_its_caller_is_refused(tmp_path):
+    caller = MINIMAL + "    run: {name: hello, depends_on: [api]}\n"
+    api = (
+        "  - id: api\n    title: API\n    dockerfile: api/Dockerfile\n    image: demo-api\n"
+        "    run: {name: api}\n"
+    )
+    with pytest.raises(SpecError) as raised:
+        load_lab(write(tmp_path, caller + api))
+    assert "'hello' depends on 'api', which is not started before it" in raised.value.message
+    assert "list 'api' earlier" in raised.value.message
+    # Listed first, the same two exercises are a valid lab.
+    first = MINIMAL.replace("exercises:\n", "exercises:\n" + api)
+    assert [e.id for e in load_lab(write(tmp_path, first + "    run: {name: hello, depends_on: [api]}\n")).exercises] == ["api", "hello"]
