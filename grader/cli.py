@@ -158,7 +158,7 @@ def clean() -> int:
     from grader.sandbox import remove_leftovers
 
     removed = remove_leftovers(connect(), owner="grader")
-    click.echo(f"removed {removed} leftover container(s)/network(s)")
+    click.echo(f"removed {removed} leftover container(s), network(s) and throw-away image(s)")
     return EXIT_PASSED
 
 

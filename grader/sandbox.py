@@ -419,7 +419,8 @@ class Sandbox:
 
 
 def remove_leftovers(client: docker.DockerClient, owner: str) -> int:
-    """Remove containers and networks any earlier, interrupted session left behind."""
+    """Remove the containers, networks and throw-away images that an earlier session left
+    behind when it could not clean up (killed, or the machine stopped)."""
     filters = {"label": [f"{OWNER_LABEL}={owner}"]}
     removed = 0
     for item in client.api.containers(all=True, filters=filters):
@@ -428,6 +429,12 @@ def remove_leftovers(client: docker.DockerClient, owner: str) -> int:
     for network in client.api.networks(filters=filters):
         client.api.remove_network(network["Id"])
         removed += 1
+    for image in client.api.images(filters=filters):
+        try:
+            client.api.remove_image(image["Id"], force=True)
+            removed += 1
+        except NotFound:
+            pass  # went with an image removed before it
     return removed
 
 

@@ -1,5 +1,5 @@
 """Shared fixtures: a real engine (started by `make test` through `make engine`), and a
-guard that every test leaves no labelled container or network behind."""
+guard that every test leaves no labelled container, network or image behind."""
 
 import pytest
 
@@ -17,12 +17,14 @@ def labelled(client, owner: str) -> list[str]:
     filters = {"label": [f"{OWNER_LABEL}={owner}"]}
     containers = [c["Names"][0] for c in client.api.containers(all=True, filters=filters)]
     networks = [n["Name"] for n in client.api.networks(filters=filters)]
-    return containers + networks
+    images = [i["Id"] for i in client.api.images(filters=filters)]
+    return containers + networks + images
 
 
 @pytest.fixture
 def leaves_nothing_behind(docker_client):
-    """Asserts after the test that no grader- or test-labelled resource remains."""
+    """Asserts after the test that no grader- or test-labelled container, network or image
+    remains (the learner's images carry no owner label: they are kept)."""
     before = {owner: set(labelled(docker_client, owner)) for owner in ("grader", "tests")}
     yield
     for owner, existing in before.items():

@@ -1,5 +1,7 @@
-"""Ctrl-C while containers run: the grader removes what it started and exits 130."""
+"""Ctrl-C while containers run: the grader removes what it started and exits 130; killed
+outright, it leaves things that `dockerlab clean` removes."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -7,26 +9,43 @@ import time
 
 import pytest
 
+from grader.sandbox import OWNER_LABEL
 from tests.conftest import labelled
 
 from .conftest import REPO, TAG_PREFIX
 
 pytestmark = pytest.mark.engine
+# Its app never answers, so the grader waits (up to a minute) with the container running.
+NEVER_READY = REPO / "tests" / "submissions" / "wrong-port"
+
+
+def start_grading(**environment) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "grader", "grade", "lab4", "lab", "--path", str(NEVER_READY),
+         "--quiet", "--tag-prefix", TAG_PREFIX],
+        cwd=REPO, env={**os.environ, **environment}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )
+
+
+def wait_for_its_container(client, grading: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 300
+    while not running_containers(client):
+        assert grading.poll() is None, grading.communicate()
+        assert time.monotonic() < deadline, "the grader never started a container"
+        time.sleep(0.2)
+
+
+def running_containers(client) -> list[str]:
+    filters = {"label": [f"{OWNER_LABEL}=grader"], "status": "running"}
+    return [item["Id"] for item in client.api.containers(filters=filters)]
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_interrupted_grading_leaves_nothing_behind(stop, docker_client, leaves_nothing_behind):
-    grading = subprocess.Popen(
-        [sys.executable, "-m", "grader", "grade", "lab4", "lab", "--solution", "--quiet",
-         "--tag-prefix", TAG_PREFIX],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    grading = start_grading()
     try:
-        deadline = time.monotonic() + 300
-        while not labelled(docker_client, "grader") and time.monotonic() < deadline:
-            assert grading.poll() is None, grading.communicate()
-            time.sleep(0.2)
-        assert labelled(docker_client, "grader"), "the grader never started a container"
+        wait_for_its_container(docker_client, grading)
         grading.send_signal(stop)
         _, stderr = grading.communicate(timeout=60)
     finally:
@@ -34,4 +53,23 @@ def test_interrupted_grading_leaves_nothing_behind(stop, docker_client, leaves_n
             grading.kill()
     assert grading.returncode == 130, stderr
     assert "Traceback" not in stderr
+    assert labelled(docker_client, "grader") == []
+
+
+def test_clean_removes_what_a_killed_grading_left(docker_client, leaves_nothing_behind, tmp_path):
+    # A fresh outcome memo makes the cache probe run, so its throw-away image exists too.
+    grading = start_grading(DOCKERLAB_CACHE=str(tmp_path))
+    try:
+        wait_for_its_container(docker_client, grading)
+    finally:
+        grading.kill()  # SIGKILL: no chance to clean up
+        grading.communicate()
+    left = labelled(docker_client, "grader")
+    assert running_containers(docker_client)
+    assert any(item.startswith("sha256:") for item in left), f"no probe image in {left}"
+
+    cleaned = subprocess.run([sys.executable, "-m", "grader", "clean"], cwd=REPO,
+                             capture_output=True, text=True, timeout=120)
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert f"removed {len(left)} leftover" in cleaned.stdout, left
     assert labelled(docker_client, "grader") == []
