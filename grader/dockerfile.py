@@ -40,6 +40,12 @@ VARIABLE = re.compile(
 )
 
 
+# BuildKit defines these in every build: FROM lines see them, a stage sees one once it says
+# `ARG NAME`. The classic builder, which the docker SDK drives, defines none of them.
+PLATFORM_ARG_USE = re.compile(r"\b(?:BUILD|TARGET)(?:PLATFORM|OS|ARCH|VARIANT)\b")
+PARSER_DIRECTIVE = re.compile(r"^#\s*[A-Za-z][A-Za-z0-9_-]*\s*=")
+
+
 class DockerfileSyntaxError(ValueError):
     """Something Docker itself would reject; the runner reports it to the learner."""
 
@@ -182,6 +188,31 @@ class Dockerfile:
         instructions = tokenise(text)
         global_args, stages = build_stages(instructions, dict(build_args or {}))
         return cls(path=path, stages=stages, global_args=global_args, instructions=instructions)
+
+
+def platform_args(os_name: str, arch: str, variant: str = "") -> dict[str, str]:
+    """BuildKit's automatic platform args for a build on (and for) one platform."""
+    parts = {
+        "PLATFORM": "/".join(part for part in (os_name, arch, variant) if part),
+        "OS": os_name,
+        "ARCH": arch,
+        "VARIANT": variant,
+    }
+    return {f"{side}{name}": value for side in ("BUILD", "TARGET") for name, value in parts.items()}
+
+
+def declare_platform_args(text: str, values: Mapping[str, str]) -> str | None:
+    """The Dockerfile for the classic builder with BuildKit's platform args declared in one
+    global ARG line after the parser directives, so that `FROM --platform=$BUILDPLATFORM`
+    resolves as it does on Docker Desktop; None when the Dockerfile uses none of them."""
+    if not PLATFORM_ARG_USE.search(text):
+        return None
+    lines = text.lstrip("\ufeff").splitlines(keepends=True)
+    directives = 0
+    while directives < len(lines) and PARSER_DIRECTIVE.match(lines[directives]):
+        directives += 1
+    declaration = "ARG " + " ".join(f"{name}={value}" for name, value in values.items()) + "\n"
+    return "".join(lines[:directives]) + declaration + "".join(lines[directives:])
 
 
 def tokenise(text: str) -> list[Instruction]:

@@ -8,6 +8,7 @@ images are kept: they are the learner's.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import socket
@@ -25,6 +26,7 @@ from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.utils.build import tar as build_context_tar
 
 from grader.buildlog import BuildStep, created_images, follow_step
+from grader.dockerfile import declare_platform_args, platform_args
 
 OWNER_LABEL = "dockerlab.owner"
 SESSION_LABEL = "dockerlab.session"
@@ -172,11 +174,16 @@ class Sandbox:
 
         timer = threading.Timer(timeout_s, expire)
         timer.daemon = True
+        text = dockerfile.read_text(encoding="utf-8", errors="replace")
+        with_platform = declare_platform_args(text, self.platform_args)
+        if with_platform is not None:
+            text = with_platform
+            build_args = {**self.platform_args, **(build_args or {})}
         with tempfile.TemporaryFile() as context:
             build_context_tar(
                 str(context_dir),
                 exclude=dockerignore_patterns(dockerfile.parent, context_dir),
-                dockerfile=(INJECTED_DOCKERFILE, dockerfile.read_text()),
+                dockerfile=(INJECTED_DOCKERFILE, text),
                 fileobj=context,
             )
             context.seek(0)
@@ -213,6 +220,8 @@ class Sandbox:
                 log.append(error)
             finally:
                 timer.cancel()
+        if with_platform is not None:
+            steps = without_first_step(steps)  # the ARG line added above is not the learner's
         if image_id is None and not error:
             error = "the builder ended without producing an image"
         ok = image_id is not None and not error and not expired.is_set()
@@ -233,6 +242,12 @@ class Sandbox:
             timed_out=expired.is_set(),
             duration_s=time.monotonic() - started,
         )
+
+    @functools.cached_property
+    def platform_args(self) -> dict[str, str]:
+        """BuildKit's automatic platform args for this engine, for the classic builder."""
+        version = self.client.version()
+        return platform_args(version.get("Os") or "linux", version.get("Arch") or "amd64")
 
     # -- images -------------------------------------------------------------------------
 
@@ -436,6 +451,13 @@ def remove_leftovers(client: docker.DockerClient, owner: str) -> int:
         except NotFound:
             pass  # went with an image removed before it
     return removed
+
+
+def without_first_step(steps: list[BuildStep]) -> list[BuildStep]:
+    for step in steps[1:]:
+        step.number -= 1
+        step.total -= 1
+    return steps[1:]
 
 
 def dockerignore_patterns(exercise_dir: Path, context_dir: Path) -> list[str]:

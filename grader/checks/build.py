@@ -113,10 +113,9 @@ def step_line(context: ExerciseContext, step) -> int | None:
 
 
 def line_of_step(dockerfile: Dockerfile, number: int, printed: str) -> int | None:
-    # The classic builder numbers every instruction from the first FROM on; the printed
-    # text decides when a learner's file has instructions the builder does not count.
-    first_from = dockerfile.stages[0].from_line if dockerfile.stages else 0
-    steps = [ins for ins in dockerfile.instructions if ins.line >= first_from]
+    # The classic builder numbers every instruction, the ARGs before the first FROM too;
+    # the printed text decides when the two disagree.
+    steps = dockerfile.instructions
     if 0 < number <= len(steps) and matches_step(steps[number - 1], printed):
         return steps[number - 1].line
     matching = [ins for ins in steps if matches_step(ins, printed)]

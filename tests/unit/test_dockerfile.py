@@ -4,7 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from grader.dockerfile import Dockerfile, DockerfileSyntaxError, matches_step
+from grader.checks.build import line_of_step
+from grader.dockerfile import (
+    Dockerfile,
+    DockerfileSyntaxError,
+    declare_platform_args,
+    matches_step,
+    platform_args,
+)
 
 
 def parse(text: str, **build_args: str) -> Dockerfile:
@@ -217,3 +224,47 @@ def test_matches_step_as_the_classic_builder_prints_it():
     assert matches_step(run, "RUN npm install &&     npm cache clean --force")
     assert not matches_step(run, "RUN npm install")
     assert not matches_step(from_, "RUN ${IMAGE} as builder")
+
+
+def test_step_numbers_count_the_args_before_the_first_from():
+    # The classic builder prints `Step 1/5 : ARG ...`; the two identical RUNs tell apart
+    # only by their numbers.
+    dockerfile = parse("ARG BASE=diamol/base\nFROM $BASE\nRUN echo hi\nCOPY a /a\nRUN echo hi\n")
+    assert line_of_step(dockerfile, 3, "RUN echo hi") == 3
+    assert line_of_step(dockerfile, 5, "RUN echo hi") == 5
+    assert line_of_step(dockerfile, 2, "FROM $BASE") == 2
+
+
+PLATFORM = platform_args("linux", "arm64")
+
+
+def test_platform_args_are_buildkits_names_and_values():
+    assert PLATFORM["BUILDPLATFORM"] == PLATFORM["TARGETPLATFORM"] == "linux/arm64"
+    assert (PLATFORM["TARGETOS"], PLATFORM["TARGETARCH"], PLATFORM["TARGETVARIANT"]) == (
+        "linux", "arm64", "",
+    )
+    assert platform_args("linux", "arm", "v7")["BUILDPLATFORM"] == "linux/arm/v7"
+
+
+def test_dockerfile_without_platform_args_is_left_alone():
+    assert declare_platform_args("FROM diamol/base\nRUN echo $HOME\n", PLATFORM) is None
+
+
+def test_platform_args_are_declared_after_the_parser_directives():
+    text = (
+        "\ufeff# syntax=docker/dockerfile:1\n# escape=`\n# a comment ends the directives\n"
+        "FROM --platform=$BUILDPLATFORM diamol/golang AS builder\n"
+    )
+    declared = declare_platform_args(text, PLATFORM)
+    lines = declared.splitlines()
+    assert lines[:2] == ["# syntax=docker/dockerfile:1", "# escape=`"]
+    assert lines[2].startswith("ARG BUILDPLATFORM=linux/arm64 BUILDOS=linux ")
+    assert lines[3:] == text.lstrip("\ufeff").splitlines()[2:]
+    stage = Dockerfile.from_text(declared).stages[0]
+    assert (stage.name, stage.base) == ("builder", "diamol/golang")
+
+
+def test_platform_args_go_first_when_there_are_no_directives():
+    declared = declare_platform_args("FROM diamol/base\r\nARG TARGETARCH\r\n", PLATFORM)
+    assert declared.startswith("ARG BUILDPLATFORM=")
+    assert declared.splitlines()[1:] == ["FROM diamol/base", "ARG TARGETARCH"]
