@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 STEP_LINE = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 RUNNING_IN = re.compile(r"^ ---> Running in ([0-9a-f]{12,64})")
 STEP_RESULT = re.compile(r"^ ---> ([0-9a-f]{12,64})$")
+PARSE_ERROR_LINE = re.compile(r"(parse error (?:on )?line )(\d+)", re.IGNORECASE)
 
 
 @dataclass
@@ -56,3 +57,13 @@ def follow_step(line: str, steps: list[BuildStep]) -> None:
 def created_images(steps: list[BuildStep]) -> list[str]:
     """The images a build's own steps made, in build order (every stage's, not the final's only)."""
     return [step.created_image for step in steps if step.created_image]
+
+
+def without_added_first_line(steps: list[BuildStep], error: str) -> tuple[list[BuildStep], str]:
+    """The steps and error of a build whose Dockerfile got one line added before the learner's
+    first instruction, numbered as in the learner's own file."""
+    for step in steps[1:]:
+        step.number -= 1
+        step.total -= 1
+    error = PARSE_ERROR_LINE.sub(lambda found: f"{found[1]}{int(found[2]) - 1}", error)
+    return steps[1:], error

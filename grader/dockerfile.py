@@ -5,7 +5,8 @@ continuations); this module adds what grading needs on top: flags, JSON or shell
 build stages with their names, ARG-substituted bases, parent stages and `COPY --from` links —
 so checks can tell which stages really end up in the final image.
 
-Heredocs (`RUN <<EOF`) are not understood: the classic builder this lab uses rejects them too.
+Heredocs (`RUN <<EOF`) are not understood: the classic builder this lab uses rejects them too
+(`heredoc_line` finds them, to say so).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ VARIABLE = re.compile(
 # `ARG NAME`. The classic builder, which the docker SDK drives, defines none of them.
 PLATFORM_ARG_USE = re.compile(r"\b(?:BUILD|TARGET)(?:PLATFORM|OS|ARCH|VARIANT)\b")
 PARSER_DIRECTIVE = re.compile(r"^#\s*[A-Za-z][A-Za-z0-9_-]*\s*=")
+HEREDOC = re.compile(r"""^\s*(?:RUN|COPY|ADD)\s.*<<-?\s*(["']?)[A-Za-z_][A-Za-z0-9_]*\1""",
+                     re.IGNORECASE)
 
 
 class DockerfileSyntaxError(ValueError):
@@ -213,6 +216,14 @@ def declare_platform_args(text: str, values: Mapping[str, str]) -> str | None:
         directives += 1
     declaration = "ARG " + " ".join(f"{name}={value}" for name, value in values.items()) + "\n"
     return "".join(lines[:directives]) + declaration + "".join(lines[directives:])
+
+
+def heredoc_line(text: str) -> int | None:
+    """The first line where a RUN, COPY or ADD opens a BuildKit heredoc (`RUN <<EOF`)."""
+    for number, line in enumerate(text.lstrip("\ufeff").splitlines(), start=1):
+        if HEREDOC.match(line):
+            return number
+    return None
 
 
 def tokenise(text: str) -> list[Instruction]:

@@ -25,7 +25,7 @@ import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.utils.build import tar as build_context_tar
 
-from grader.buildlog import BuildStep, created_images, follow_step
+from grader.buildlog import BuildStep, created_images, follow_step, without_added_first_line
 from grader.dockerfile import declare_platform_args, platform_args
 
 OWNER_LABEL = "dockerlab.owner"
@@ -221,7 +221,7 @@ class Sandbox:
             finally:
                 timer.cancel()
         if with_platform is not None:
-            steps = without_first_step(steps)  # the ARG line added above is not the learner's
+            steps, error = without_added_first_line(steps, error)
         if image_id is None and not error:
             error = "the builder ended without producing an image"
         ok = image_id is not None and not error and not expired.is_set()
@@ -451,13 +451,6 @@ def remove_leftovers(client: docker.DockerClient, owner: str) -> int:
         except NotFound:
             pass  # went with an image removed before it
     return removed
-
-
-def without_first_step(steps: list[BuildStep]) -> list[BuildStep]:
-    for step in steps[1:]:
-        step.number -= 1
-        step.total -= 1
-    return steps[1:]
 
 
 def dockerignore_patterns(exercise_dir: Path, context_dir: Path) -> list[str]:

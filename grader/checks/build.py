@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from pydantic import Field
 
 from grader.checks.base import Check, Phase
-from grader.dockerfile import Dockerfile, matches_step
+from grader.dockerfile import Dockerfile, heredoc_line, matches_step
 from grader.results import Outcome
 
 if TYPE_CHECKING:
@@ -88,6 +88,18 @@ def explain_failure(context: ExerciseContext, outcome) -> Outcome:
     if step is None:
         # Rejected before the first step: a parse error names its line.
         found = PARSE_ERROR_LINE.search(outcome.error)
+        heredoc = heredoc_line(context.dockerfile_path.read_text(errors="replace"))
+        if heredoc is not None:
+            return Outcome(
+                False,
+                f"Line {heredoc} starts a heredoc (`<<`), which only BuildKit reads; the "
+                "grader builds with Docker's classic builder, which takes the lines after it "
+                f"for instructions ({outcome.error}).",
+                fix="Write the commands on the instruction's own line, joined with `&&` and "
+                "continued with `\\` at the end of a line, e.g. "
+                "`RUN go build -o /out/server . && go test ./...`.",
+                location=context.at_line(heredoc),
+            )
         return Outcome(
             False,
             f"Docker rejected the Dockerfile: {outcome.error}",

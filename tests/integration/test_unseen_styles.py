@@ -45,3 +45,11 @@ def test_a_stage_after_the_real_final_one_is_what_docker_builds(grade_submission
     assert base.status is Status.FAILED and "FROM builder at line 16" in base.what
     assert by_rule(lab, "ML4-TOOLS").status is Status.FAILED
     assert by_rule(lab, "ML4-SIZE").status is Status.FAILED
+
+
+def test_a_buildkit_heredoc_is_explained_not_just_rejected(grade_submission):
+    (lab,) = grade_submission(SUBMISSIONS / "heredoc", "lab").exercises
+    build = by_rule(lab, "ML4-BUILD")
+    assert build.status is Status.FAILED and build.location.line == 6
+    assert "starts a heredoc" in build.what and "only BuildKit reads" in build.what
+    assert "joined with `&&`" in build.fix

@@ -9,6 +9,7 @@ from grader.dockerfile import (
     Dockerfile,
     DockerfileSyntaxError,
     declare_platform_args,
+    heredoc_line,
     matches_step,
     platform_args,
 )
@@ -268,3 +269,9 @@ def test_platform_args_go_first_when_there_are_no_directives():
     declared = declare_platform_args("FROM diamol/base\r\nARG TARGETARCH\r\n", PLATFORM)
     assert declared.startswith("ARG BUILDPLATFORM=")
     assert declared.splitlines()[1:] == ["FROM diamol/base", "ARG TARGETARCH"]
+
+
+def test_heredocs_are_found_on_the_line_that_opens_them():
+    assert heredoc_line("FROM a\nRUN <<EOF\necho hi\nEOF\n") == 2
+    assert heredoc_line("FROM a\ncopy <<-'END' /x\nhi\nEND\n") == 2
+    assert heredoc_line("FROM a\nRUN echo $((1 << 2))\n") is None
