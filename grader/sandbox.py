@@ -131,6 +131,8 @@ class Sandbox:
         self._containers: list[str] = []
         self._networks: list[str] = []
         self._images: list[str] = []
+        self._network: str | None = None
+        self.network_clash: list[str] = []  # why the session's network is not the lab's
 
     def __enter__(self) -> Sandbox:
         return self
@@ -320,9 +322,44 @@ class Sandbox:
 
     # -- networks and containers --------------------------------------------------------
 
+    def lab_network(self, preferred: str, names: set[str]) -> str:
+        """The network this session's containers share, decided once per session.
+
+        `preferred` (the chapter's `nat`), reused when it exists or created; but when a
+        container that is not this session's already answers there to one of `names` (the
+        learner's own `iotd` from the chapter, or another grader's), Docker's DNS would send
+        calls to either, so the session gets a network of its own; `network_clash` says why.
+        """
+        if self._network is None:
+            self.network_clash = self.names_answering_on(preferred, names)
+            self._network = f"{preferred}-{self.session}" if self.network_clash else preferred
+            self.ensure_network(self._network)
+        return self._network
+
+    def names_answering_on(self, network: str, names: set[str]) -> list[str]:
+        """`name` (container) for each of `names` another container answers to on `network`."""
+        try:
+            attached = self.client.api.inspect_network(network).get("Containers") or {}
+        except NotFound:
+            return []
+        answering = []
+        for container_id in attached:
+            try:
+                info = self.client.api.inspect_container(container_id)
+            except NotFound:
+                continue  # gone meanwhile
+            if (info["Config"].get("Labels") or {}).get(SESSION_LABEL) == self.session:
+                continue
+            container = info["Name"].lstrip("/")
+            endpoint = (info["NetworkSettings"].get("Networks") or {}).get(network) or {}
+            answers = {container, *(endpoint.get("Aliases") or [])}
+            answering += [f"`{name}` ({container})" for name in sorted(answers & names)]
+        return answering
+
     def ensure_network(self, name: str) -> None:
         """Reuse the network when it exists (as the chapter does), else create and own it."""
-        if self.client.networks.list(names=[name]):
+        # The API's name filter also matches parts of names: compare whole names.
+        if any(found["Name"] == name for found in self.client.api.networks(names=[name])):
             return
         try:
             network = self.client.networks.create(name, driver="bridge", labels=self.labels)

@@ -154,6 +154,16 @@ class LabSpec(Strict):
         return self._source
 
     @property
+    def service_names(self) -> set[str]:
+        """Every name the lab's containers answer to on its network."""
+        return {
+            name
+            for exercise in self.exercises
+            if exercise.run
+            for name in (exercise.run.name, *exercise.run.aliases)
+        }
+
+    @property
     def lab_dir(self) -> Path:
         return self._source.parent
 

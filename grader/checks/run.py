@@ -7,6 +7,7 @@ keeps running for the exercise's HTTP checks and for the exercises that call it.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 import requests
@@ -34,13 +35,13 @@ class RunCheck(Check):
     def run(self, context: ExerciseContext) -> Outcome:
         spec = context.exercise.run
         sandbox = context.sandbox
-        sandbox.ensure_network(context.lab.network)
+        network = sandbox.lab_network(context.lab.network, context.lab.service_names)
         try:
             service = sandbox.start_service(
                 context.exercise.id,
                 context.image.id,
                 spec.name,
-                network=context.lab.network,
+                network=network,
                 aliases=spec.aliases,
                 env=spec.env,
                 ports=spec.ports,
@@ -55,7 +56,15 @@ class RunCheck(Check):
                 location=context.at_final_from(),
             )
         context.services[context.exercise.id] = service
-        return wait_until_ready(context, service)
+        outcome = wait_until_ready(context, service)
+        if not sandbox.network_clash:
+            return outcome
+        return replace(
+            outcome,
+            what=f"{outcome.what} It ran on network {network}, not {context.lab.network}: on "
+            f"{context.lab.network}, {', '.join(sandbox.network_clash)} already answers to a "
+            "name the lab's containers use.",
+        )
 
 
 def wait_until_ready(context: ExerciseContext, service) -> Outcome:
