@@ -44,6 +44,7 @@ class BuildOutcome:
     log: list[str]
     error: str = ""
     timed_out: bool = False
+    stopped: bool = False  # by the caller's `stop_when`, after it had seen enough
     duration_s: float = 0.0
 
     @property
@@ -155,27 +156,44 @@ class Sandbox:
         on_line: LineSink = lambda _line: None,
         throwaway: bool = False,
         no_cache: bool = False,
+        stop_when: Callable[[list[BuildStep]], bool] | None = None,
     ) -> BuildOutcome:
-        """Build through the engine's cache; a learner's failure is an outcome, not an error."""
+        """Build through the engine's cache; a learner's failure is an outcome, not an error.
+
+        `stop_when` is asked after every line of the build's log; once it says yes, the rest
+        of the build is stopped (the outcome says `stopped`): the caller has seen enough.
+        """
         started = time.monotonic()
         steps: list[BuildStep] = []
         log: list[str] = []
         image_id = None
         error = ""
         expired = threading.Event()
+        stop = threading.Event()
+        finished = threading.Event()
+        stopped = False
+
+        def keep_stopping_steps() -> None:
+            # The classic builder has no time-out and no cancel but the step's container:
+            # kill whichever step runs until the build ends (a step whose container is still
+            # being created when asked is caught on the next round).
+            stop.wait()
+            while not finished.is_set():
+                container = steps[-1].container if steps else None
+                if container:
+                    try:
+                        self.client.api.kill(container)
+                    except DockerException:
+                        pass  # not started yet, or already gone
+                finished.wait(0.2)
 
         def expire() -> None:
-            # The classic builder has no build time-out: stop the step that overruns.
             expired.set()
-            container = steps[-1].container if steps else None
-            if container:
-                try:
-                    self.client.api.kill(container)
-                except DockerException:
-                    pass
+            stop.set()
 
         timer = threading.Timer(timeout_s, expire)
         timer.daemon = True
+        stopper = threading.Thread(target=keep_stopping_steps, daemon=True)
         text = dockerfile.read_text(encoding="utf-8", errors="replace")
         with_platform = declare_platform_args(text, self.platform_args)
         if with_platform is not None:
@@ -191,6 +209,7 @@ class Sandbox:
             context.seek(0)
             all_labels = {**(labels or {}), **(self.labels if throwaway else {})}
             timer.start()
+            stopper.start()
             try:
                 stream = self.client.api.build(
                     fileobj=context,
@@ -211,6 +230,9 @@ class Sandbox:
                             log.append(line)
                             on_line(line)
                             follow_step(line, steps)
+                            if stop_when is not None and not stop.is_set() and stop_when(steps):
+                                stopped = True
+                                stop.set()
                     elif "error" in chunk:
                         error = chunk["error"].strip()
                         log.append(error)
@@ -222,6 +244,9 @@ class Sandbox:
                 log.append(error)
             finally:
                 timer.cancel()
+                finished.set()
+                stop.set()
+                stopper.join()
         if with_platform is not None:
             steps, error = without_added_first_line(steps, error)
         if image_id is None and not error:
@@ -242,6 +267,7 @@ class Sandbox:
             log=log,
             error=error,
             timed_out=expired.is_set(),
+            stopped=stopped,
             duration_s=time.monotonic() - started,
         )
 

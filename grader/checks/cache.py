@@ -53,6 +53,7 @@ class CacheCheck(Check):
             shutil.copytree(context.context_dir, copy, symlinks=True)
             with (copy / self.change).open("a") as changed:
                 changed.write(unique_blank_line())
+            pattern = re.compile(self.cached_step)
             rebuilt = context.sandbox.build(
                 copy,
                 context.dockerfile_path,
@@ -61,15 +62,16 @@ class CacheCheck(Check):
                 target=context.exercise.build.target,
                 timeout_s=context.exercise.build.timeout_s,
                 throwaway=True,
+                # Once the step is seen cached or running, the rest of the build adds nothing.
+                stop_when=lambda steps: is_decided(step_running(steps, pattern), steps),
             )
-        if not rebuilt.ok:
+        if not rebuilt.ok and not rebuilt.stopped:
             return Outcome(
                 False,
                 f"After changing {self.change} the image no longer builds: {rebuilt.error}",
                 fix="The build must not depend on the exact bytes of this file.",
             )
-        pattern = re.compile(self.cached_step)
-        target = next((step for step in rebuilt.steps if pattern.search(step.instruction)), None)
+        target = step_running(rebuilt.steps, pattern)
         if target is None:
             return Outcome(
                 False,
@@ -106,6 +108,19 @@ class CacheCheck(Check):
         if context.dockerfile is None:
             return None
         return line_of_step(context.dockerfile, step.number, step.instruction)
+
+
+def step_running(steps: list[BuildStep], pattern: re.Pattern) -> BuildStep | None:
+    """The first step whose instruction runs what `pattern` matches."""
+    return next((step for step in steps if pattern.search(step.instruction)), None)
+
+
+def is_decided(target: BuildStep | None, steps: list[BuildStep]) -> bool:
+    """Whether the log has said if `target` came from cache: it did (`Using cache`), or it
+    started a container, or a later step began."""
+    return target is not None and (
+        target.cached or target.container is not None or target is not steps[-1]
+    )
 
 
 def unique_blank_line() -> str:
