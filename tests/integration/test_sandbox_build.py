@@ -1,4 +1,5 @@
-"""The sandbox's builds against the real engine: stopping a build part-way."""
+"""The sandbox's builds against the real engine: stopping a build part-way, when the caller
+has seen enough or when the build overruns its time."""
 
 import uuid
 
@@ -11,19 +12,28 @@ from .conftest import TAG_PREFIX
 pytestmark = pytest.mark.engine
 
 
-def test_a_build_stops_once_the_caller_has_seen_enough(docker_client, leaves_nothing_behind,
-                                                      tmp_path):
-    (tmp_path / "Dockerfile").write_text(
+def sleeping_build(folder):
+    """A Dockerfile whose second RUN would sleep ten minutes; its first RUN is never cached."""
+    (folder / "Dockerfile").write_text(
         "FROM diamol/base\n"
-        f"RUN echo {uuid.uuid4().hex} > /first\n"  # new each time: never from cache
+        f"RUN echo {uuid.uuid4().hex} > /first\n"
         "RUN sleep 600\n"
         "RUN echo never > /third\n"
     )
-    every_image = lambda: {image["Id"] for image in docker_client.api.images(all=True)}  # noqa: E731
-    before = every_image()
+    return folder / "Dockerfile"
+
+
+def every_image(client) -> set[str]:
+    return {image["Id"] for image in client.api.images(all=True)}
+
+
+def test_a_build_stops_once_the_caller_has_seen_enough(docker_client, leaves_nothing_behind,
+                                                      tmp_path):
+    dockerfile = sleeping_build(tmp_path)
+    before = every_image(docker_client)
     with Sandbox(docker_client, owner="tests") as sandbox:
         built = sandbox.build(
-            tmp_path, tmp_path / "Dockerfile", f"{TAG_PREFIX}stop:{sandbox.session}",
+            tmp_path, dockerfile, f"{TAG_PREFIX}stop:{sandbox.session}",
             throwaway=True, timeout_s=300,
             stop_when=lambda steps: len(steps) >= 3 and steps[2].container is not None,
         )
@@ -32,4 +42,19 @@ def test_a_build_stops_once_the_caller_has_seen_enough(docker_client, leaves_not
     assert [step.number for step in built.steps] == [1, 2, 3]
     assert built.steps[1].result_id is not None and built.steps[2].result_id is None
     # Its first RUN's image went with the sandbox, as every throw-away build's do.
-    assert every_image() == before
+    assert every_image(docker_client) == before
+
+
+def test_a_build_that_overruns_its_time_is_stopped_at_the_running_step(
+    docker_client, leaves_nothing_behind, tmp_path
+):
+    dockerfile = sleeping_build(tmp_path)
+    before = every_image(docker_client)
+    with Sandbox(docker_client, owner="tests") as sandbox:
+        built = sandbox.build(tmp_path, dockerfile, f"{TAG_PREFIX}slow:{sandbox.session}",
+                              throwaway=True, timeout_s=8)
+    assert built.timed_out and not built.ok and not built.stopped
+    assert "took longer than 8 s and was stopped" in built.error
+    assert built.failing_step.instruction == "RUN sleep 600"
+    assert [step.number for step in built.steps] == [1, 2, 3]
+    assert every_image(docker_client) == before
