@@ -1,10 +1,14 @@
 """Hand-made wrong submissions: each gets the specific failed check a learner needs."""
 
+import re
+import subprocess
+import sys
+
 import pytest
 
 from grader.results import Status
 
-from .conftest import SUBMISSIONS, by_rule
+from .conftest import REPO, SUBMISSIONS, TAG_PREFIX, by_rule
 
 pytestmark = pytest.mark.engine
 
@@ -88,3 +92,31 @@ def test_container_that_exits_at_once(grade_submission):
     run = by_rule(lab, "ML4-RUN")
     assert run.status is Status.FAILED
     assert "exited with code 3" in run.what and "starting" in run.details
+
+
+@pytest.mark.parametrize(
+    "folder, exercise",
+    [
+        ("single-stage", "lab"),
+        ("rm-go", "lab"),
+        ("copy-all-first", "access-log"),
+        ("wrong-port", "lab"),
+        ("syntax-error", "lab"),
+        ("failing-test", "lab"),
+        ("exits-at-once", "lab"),
+        ("heredoc", "lab"),
+        ("stage-after-final", "lab"),
+    ],
+)
+def test_the_cli_reports_a_wrong_submission_without_a_traceback(folder, exercise,
+                                                                leaves_nothing_behind):
+    done = subprocess.run(
+        [sys.executable, "-m", "grader", "grade", "lab4", exercise,
+         "--path", str(SUBMISSIONS / folder), "--tag-prefix", TAG_PREFIX],
+        cwd=REPO, capture_output=True, text=True, timeout=900,
+    )
+    assert "Traceback" not in done.stdout + done.stderr
+    *_, verdict, closing = [line.strip() for line in done.stdout.splitlines() if line.strip()]
+    assert re.fullmatch(r"\d+ passed, [1-9]\d* failed(, \d+ skipped)?", closing), closing
+    # Partial credit may still reach the pass mark (copy-all-first does): the exit code follows.
+    assert done.returncode == (0 if verdict.endswith(": PASSED") else 1), verdict
