@@ -21,6 +21,11 @@ def labelled(client, owner: str) -> list[str]:
     return containers + networks + images
 
 
+def every_image(client) -> set[str]:
+    """The IDs of every image the engine holds, intermediate layers of builds included."""
+    return {image["Id"] for image in client.api.images(all=True)}
+
+
 @pytest.fixture
 def leaves_nothing_behind(docker_client):
     """Asserts after the test that no grader- or test-labelled container, network or image

@@ -42,6 +42,7 @@ from grader.infra.baseimages import (
     tar_context,
 )
 from grader.sandbox import OWNER_LABEL, SESSION_LABEL
+from tests.conftest import every_image
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 # The session label tells this run's leftovers from those of test runs sharing the engine.
@@ -384,7 +385,7 @@ def engine_on_small_disk(small_disk, docker_client, base_images):
 def test_build_that_fills_the_data_root_is_removed_and_explained(engine_on_small_disk,
                                                                 docker_client, nothing_left):
     client, data_root = engine_on_small_disk
-    images_before = {image["Id"] for image in client.api.images(all=True)}
+    images_before = every_image(client)
     free_before = free_space_mb(data_root)
     context = tar_context({"Dockerfile": (
         b"FROM diamol/base\n"
@@ -398,7 +399,7 @@ def test_build_that_fills_the_data_root_is_removed_and_explained(engine_on_small
     assert "about 400 MB" in message and "partial layers were removed" in message
     assert "prune" in raised.value.hint
     # The first RUN's layer and the failed step's container are gone, and their space with them.
-    assert {image["Id"] for image in client.api.images(all=True)} == images_before
+    assert every_image(client) == images_before
     assert client.api.containers(all=True) == []
     assert free_space_mb(data_root) >= free_before - 5
     # The main engine did not notice: a container there still gets its default bridge.

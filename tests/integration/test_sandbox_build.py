@@ -6,6 +6,7 @@ import uuid
 import pytest
 
 from grader.sandbox import Sandbox
+from tests.conftest import every_image
 
 from .conftest import TAG_PREFIX
 
@@ -21,10 +22,6 @@ def sleeping_build(folder):
         "RUN echo never > /third\n"
     )
     return folder / "Dockerfile"
-
-
-def every_image(client) -> set[str]:
-    return {image["Id"] for image in client.api.images(all=True)}
 
 
 def test_a_build_stops_once_the_caller_has_seen_enough(docker_client, leaves_nothing_behind,

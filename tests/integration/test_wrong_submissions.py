@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from grader.results import Status
+from tests.conftest import every_image
 
 from .conftest import REPO, SUBMISSIONS, TAG_PREFIX, by_rule
 
@@ -37,14 +38,11 @@ def test_deleting_go_from_an_sdk_base_is_caught_by_its_layers(grade_submission):
 def test_copying_everything_before_npm_breaks_the_cache(
     grade_submission, docker_client, monkeypatch, tmp_path
 ):
-    def every_image():
-        return {image["Id"] for image in docker_client.api.images(all=True)}
-
     for attempt in ("first", "again"):
         # No remembered outcome: the probe itself runs each time, against a build cache
         # that still holds whatever the first attempt built.
         monkeypatch.setenv("DOCKERLAB_CACHE", str(tmp_path / attempt))
-        before = every_image()
+        before = every_image(docker_client)
         result = grade_submission(SUBMISSIONS / "copy-all-first", "access-log")
         (access_log,) = result.exercises
         order = by_rule(access_log, "ML4-ORDER")
@@ -57,7 +55,7 @@ def test_copying_everything_before_npm_breaks_the_cache(
         assert by_rule(access_log, "ML4-RUN").status is Status.PASSED
     # Built once and cached, the learner's image adds nothing the second time, and the
     # probe's images (its builder stage's too) are gone.
-    assert every_image() == before
+    assert every_image(docker_client) == before
 
 
 def test_app_on_the_wrong_port_never_answers(grade_submission, lab4):
