@@ -27,8 +27,9 @@ from pathlib import Path
 import docker
 from docker.errors import APIError, NotFound
 
-from grader.infra.baseimages import RECIPES, ensure_base_images
+from grader.infra.baseimages import ensure_base_images
 from grader.infra.engine import ensure_engine
+from grader.infra.recipes import RECIPES
 from grader.runner import grade
 from grader.spec import load_lab
 

@@ -53,8 +53,8 @@ def cli() -> None:
 def engine() -> int:
     from grader.infra.engine import ensure_engine
 
-    client = ensure_engine(on_progress=lambda line: err.print(f"engine: {line}", highlight=False))
-    version = client.version()
+    ready = ensure_engine(on_progress=lambda line: err.print(f"engine: {line}", highlight=False))
+    version = ready.version
     err.print(
         f"Docker engine {version.get('Version')} (API {version.get('ApiVersion')}) is ready.",
         highlight=False,
@@ -65,16 +65,17 @@ def engine() -> int:
 @cli.command(help="List the diamol/* base images; with --ensure, pull or build what is missing.")
 @click.option("--ensure", is_flag=True, help="Pull or build missing images (offline stand-ins).")
 def images(ensure: bool) -> int:
+    from grader.engine import connect
     from grader.infra.baseimages import describe_base_images, ensure_base_images
-    from grader.infra.engine import connect, ensure_engine
+    from grader.infra.engine import ensure_engine
 
     if ensure:
-        client = ensure_engine()
-        ensure_base_images(client, on_progress=lambda line: err.print(f"images: {line}", highlight=False))
+        engine = ensure_engine()
+        ensure_base_images(engine, on_progress=lambda line: err.print(f"images: {line}", highlight=False))
     else:
-        client = connect()
+        engine = connect()
     table = Table("image", "source", "size", "tools")
-    for status in describe_base_images(client):
+    for status in describe_base_images(engine):
         table.add_row(
             status.name,
             status.source if status.present else "[red]missing[/]",

@@ -9,49 +9,21 @@ import platform
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-import docker
-from docker.errors import DockerException
-
+from grader.engine import Engine, connect
+from grader.engine.connection import engine_address, how_to_start_docker
 from grader.errors import EngineUnavailable
+from grader.infra import Progress
+from grader.infra.apt import apt_install
 from grader.paths import cache_dir
 
-DEFAULT_SOCKET = Path("/var/run/docker.sock")
 PID_FILE = Path("/var/run/docker.pid")
 START_TIMEOUT_S = 90
-PING_TIMEOUT_S = 5
-API_TIMEOUT_S = 600  # builds of the SDK images stream for minutes
-
-Progress = Callable[[str], None]
 
 
-def connect(timeout: float = API_TIMEOUT_S) -> docker.DockerClient:
-    """A client for the engine `DOCKER_HOST` (or the default socket) names, if it answers."""
-    try:
-        # A short ping first: a socket nobody serves must not hang us for the build timeout.
-        client = docker.from_env(timeout=PING_TIMEOUT_S)
-        client.ping()
-    except DockerException as exc:
-        raise EngineUnavailable(describe_silence(exc), hint=how_to_start_docker()) from exc
-    client.api.timeout = timeout
-    return client
-
-
-def describe_silence(exc: Exception) -> str:
-    if not os.environ.get("DOCKER_HOST") and not DEFAULT_SOCKET.exists():
-        return f"No Docker engine is running (there is no socket at {DEFAULT_SOCKET})."
-    if "Permission denied" in str(exc):
-        return f"You may not use the Docker socket at {engine_address()} (permission denied)."
-    return (
-        f"The Docker socket {engine_address()} is there, but no engine answers on it "
-        f"({short(exc)})."
-    )
-
-
-def ensure_engine(on_progress: Progress = lambda _line: None) -> docker.DockerClient:
-    """Return a client for a running engine, starting (and if need be installing) one."""
+def ensure_engine(on_progress: Progress = lambda _line: None) -> Engine:
+    """Return a running engine, starting (and if need be installing) one."""
     try:
         return connect()
     except EngineUnavailable as unavailable:
@@ -72,29 +44,6 @@ def ensure_engine(on_progress: Progress = lambda _line: None) -> docker.DockerCl
     on_progress(f"starting dockerd in the background (log: {log})")
     start_dockerd(log)
     return wait_for_engine(timeout=START_TIMEOUT_S, log=log, first_error=first_error)
-
-
-def engine_address() -> str:
-    return os.environ.get("DOCKER_HOST") or f"unix://{DEFAULT_SOCKET}"
-
-
-def short(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[-1][:200] if text else type(exc).__name__
-
-
-def how_to_start_docker() -> str:
-    system = platform.system()
-    if system in ("Darwin", "Windows"):
-        return "Start Docker Desktop and wait until it says it is running, then try again."
-    if os.environ.get("DOCKER_HOST"):
-        return "Start the engine DOCKER_HOST points at, or unset DOCKER_HOST to use the local one."
-    if os.geteuid() != 0:
-        return (
-            "Start Docker (`sudo systemctl start docker`, or run `sudo make engine` once), "
-            "and make sure your user may use it (`sudo usermod -aG docker $USER`, then log in again)."
-        )
-    return "Install Docker (`apt-get install docker.io`) and start it (`dockerd &`)."
 
 
 def can_provision() -> bool:
@@ -139,17 +88,7 @@ def remove_stale_pid_file(on_progress: Progress) -> None:
 
 
 def install_docker_io() -> None:
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for command in (
-        ["apt-get", "update", "-q"],
-        ["apt-get", "install", "-y", "-q", "--no-install-recommends", "docker.io"],
-    ):
-        done = subprocess.run(command, env=env, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise EngineUnavailable(
-                f"Installing docker.io failed: `{' '.join(command)}` exited {done.returncode}.",
-                hint=(done.stderr or done.stdout).strip()[-500:],
-            )
+    apt_install(["docker.io"], EngineUnavailable)
 
 
 def start_dockerd(log: Path) -> None:
@@ -165,7 +104,7 @@ def start_dockerd(log: Path) -> None:
 
 def wait_for_engine(
     timeout: float, log: Path | None, first_error: EngineUnavailable
-) -> docker.DockerClient:
+) -> Engine:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

@@ -16,32 +16,29 @@ import docker
 import pytest
 from docker.errors import DockerException
 
-from grader.buildlog import created_images, follow_step
+from grader.engine import OWNER_LABEL, SESSION_LABEL, Engine
+from grader.engine.admin import StoredImage
+from grader.engine.buildlog import created_images, follow_step
 from grader.errors import BaseImageError
-from grader.infra.baseimages import (
-    DEFAULT_MIRROR,
+from grader.infra.apt import DEFAULT_MIRROR, debian_mirror
+from grader.infra.baseimages import describe_base_images, ensure_base_images, needs_build
+from grader.infra.disk import free_space_mb
+from grader.infra.recipes import (
     HASH_LABEL,
     RECIPE_LABEL,
     RECIPES,
     RECIPES_BY_IMAGE,
-    ROOTFS_WORK_MB,
     STAND_IN_LABEL,
-    build_rootfs_tarball,
     content_hash,
     context_files,
-    debian_mirror,
-    describe_base_images,
-    ensure_base_images,
-    needs_build,
     recipe_files,
     recipe_hash,
     recipe_hashes,
-    free_space_mb,
-    run_build,
     select_recipes,
     tar_context,
 )
-from grader.sandbox import OWNER_LABEL, SESSION_LABEL
+from grader.infra.rootfs import ROOTFS_WORK_MB, build_rootfs_tarball
+from grader.infra.standins import build_image
 from tests.conftest import every_image
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -104,7 +101,7 @@ def test_hashing_every_recipe_is_cheap_and_tells_them_apart():
 
 def test_only_missing_or_outdated_stand_ins_are_built():
     def image(labels):
-        return {"Config": {"Labels": labels}}
+        return StoredImage("sha256:0", labels or {}, 0, from_registry=False)
 
     stand_in = {STAND_IN_LABEL: "true", RECIPE_LABEL: "golang", HASH_LABEL: "abc"}
     assert needs_build(None, "abc")
@@ -197,9 +194,9 @@ def test_rootfs_running_out_of_space_midway_leaves_nothing_behind(small_disk):
 
 
 @pytest.fixture(scope="module")
-def base_images(docker_client):
+def base_images(engine):
     """All five present (built cold when missing), by name."""
-    return {status.name: status for status in ensure_base_images(docker_client)}
+    return {status.name: status for status in ensure_base_images(engine)}
 
 
 @pytest.fixture
@@ -289,9 +286,9 @@ def test_stand_in_sizes(base_images):
 
 
 @pytest.mark.engine
-def test_stand_ins_carry_their_recipe(docker_client, base_images):
+def test_stand_ins_carry_their_recipe(engine, docker_client, base_images):
     hashes = recipe_hashes(RECIPES)
-    for status in describe_base_images(docker_client):
+    for status in describe_base_images(engine):
         assert status.present and status.tools, status
         if status.source != "stand-in":
             continue
@@ -321,10 +318,10 @@ def test_tiny_go_binary_built_in_golang_runs_on_base(docker_client, base_images,
 
 
 @pytest.mark.engine
-def test_ensuring_again_builds_nothing_and_is_fast(docker_client, base_images):
+def test_ensuring_again_builds_nothing_and_is_fast(engine, docker_client, base_images):
     before = {name: docker_client.api.inspect_image(name)["Id"] for name in base_images}
     started = time.monotonic()
-    statuses = ensure_base_images(docker_client)
+    statuses = ensure_base_images(engine)
     elapsed = time.monotonic() - started
     assert elapsed < 5, f"a no-op ensure took {elapsed:.1f} s"
     assert [s.build_seconds for s in statuses] == [None] * len(statuses)
@@ -393,7 +390,7 @@ def test_build_that_fills_the_data_root_is_removed_and_explained(engine_on_small
         b"RUN dd if=/dev/zero of=/filler bs=1M count=400\n"
     )})
     with pytest.raises(BaseImageError) as raised:
-        run_build(client, "diamol/filler", context, 400, lambda _line: None)
+        build_image(Engine(client), "diamol/filler", context, 400, lambda _line: None)
     message = raised.value.message
     assert "ran out of disk space" in message and f"Docker's data root {data_root}" in message
     assert "about 400 MB" in message and "partial layers were removed" in message

@@ -9,7 +9,7 @@ import pytest
 
 from grader.cli import main
 from grader.errors import EngineUnavailable
-from grader.infra import engine
+from grader.infra import engine as bootstrap
 
 pytestmark = pytest.mark.engine
 
@@ -26,14 +26,14 @@ def run_cli(*args: str) -> tuple[int, str]:
     return code, captured.getvalue()
 
 
-def test_second_engine_call_changes_nothing(docker_client):
+def test_second_engine_call_changes_nothing(engine):
     code, first = run_cli("engine")
-    pid = engine.dockerd_pid()
+    pid = bootstrap.dockerd_pid()
     code_again, second = run_cli("engine")
     assert (code, code_again) == (0, 0)
     assert "is ready" in second
     assert "starting dockerd" not in second and "installing" not in second
-    assert engine.dockerd_pid() == pid
+    assert bootstrap.dockerd_pid() == pid
 
 
 def test_socket_that_never_answers_gives_a_clear_message(tmp_path, monkeypatch):
@@ -44,7 +44,7 @@ def test_socket_that_never_answers_gives_a_clear_message(tmp_path, monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", f"unix://{path}")
     try:
         with pytest.raises(EngineUnavailable) as raised:
-            engine.ensure_engine()
+            bootstrap.ensure_engine()
         assert "is there, but no engine answers" in raised.value.message
         code, text = run_cli("engine")
         assert code == 2
