@@ -104,6 +104,7 @@ def images(ensure: bool) -> int:
 def grade(lab, exercises, path, solution, fmt, output, quiet, tag_prefix, no_cache, verbose) -> int:
     from grader.infra.baseimages import ensure_base_images
     from grader.infra.engine import ensure_engine
+    from grader.pipeline.config import RunConfig
     from grader.reporters import render
     from grader.reporters.terminal import LiveProgress
     from grader.runner import grade as grade_lab
@@ -112,13 +113,12 @@ def grade(lab, exercises, path, solution, fmt, output, quiet, tag_prefix, no_cac
     if solution and path:
         raise click.UsageError("--solution and --path name different folders; give one.")
     submission = (spec.solution_dir if solution else (path or spec.lab_dir)).resolve()
-    client = ensure_engine(on_progress=lambda line: err.print(f"engine: {line}", highlight=False))
-    ensure_base_images(client, on_progress=lambda line: err.print(f"images: {line}", highlight=False))
+    engine = ensure_engine(on_progress=lambda line: err.print(f"engine: {line}", highlight=False))
+    ensure_base_images(engine, on_progress=lambda line: err.print(f"images: {line}", highlight=False))
     progress = LiveProgress(err, quiet=quiet, verbose=verbose)
+    config = RunConfig(tag_prefix=tag_prefix, no_cache=no_cache)
     try:
-        result = grade_lab(
-            spec, submission, client, list(exercises), progress, tag_prefix, no_cache=no_cache
-        )
+        result = grade_lab(spec, submission, engine, list(exercises), progress, config)
     finally:
         progress.close()
     color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
@@ -155,8 +155,7 @@ def check(lab) -> int:
 
 @cli.command(help="Remove containers and networks an interrupted grading left behind.")
 def clean() -> int:
-    from grader.infra.engine import connect
-    from grader.sandbox import remove_leftovers
+    from grader.engine import connect, remove_leftovers
 
     removed = remove_leftovers(connect(), owner="grader")
     click.echo(f"removed {removed} leftover container(s), network(s) and throw-away image(s)")

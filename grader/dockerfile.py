@@ -394,3 +394,14 @@ def matches_step(instruction: Instruction, printed: str) -> bool:
     """
     keyword, _, rest = printed.strip().partition(" ")
     return keyword.upper() == instruction.keyword and rest.split() == instruction.value.split()
+
+
+def line_of_step(dockerfile: Dockerfile, number: int, printed: str) -> int | None:
+    """The line of build step `number`, as the builder printed it. The classic builder
+    numbers every instruction, the ARGs before the first FROM too; the printed text
+    decides when the two disagree."""
+    steps = dockerfile.instructions
+    if 0 < number <= len(steps) and matches_step(steps[number - 1], printed):
+        return steps[number - 1].line
+    matching = [ins for ins in steps if matches_step(ins, printed)]
+    return matching[0].line if matching else None

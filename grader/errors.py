@@ -31,3 +31,7 @@ class SpecError(DockerlabError):
 
 class SubmissionError(DockerlabError):
     """The folder to grade is missing or unreadable."""
+
+
+class EngineError(DockerlabError):
+    """The engine failed a request the grader made (not a learner's mistake): grading stops."""

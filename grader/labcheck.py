@@ -18,9 +18,10 @@ def missing_files(lab: LabSpec) -> list[str]:
                 problems.append(f"{exercise.id}: build context {display_path(context)}")
                 continue
             for check in exercise.checks:
-                changed = getattr(check, "change", None)
-                if changed and not (context / changed).is_file():
-                    problems.append(
-                        f"{exercise.id}: file to change {display_path(context / changed)} (cache check)"
-                    )
+                for needed in check.context_files():
+                    if not (context / needed).is_file():
+                        problems.append(
+                            f"{exercise.id}: file {display_path(context / needed)} "
+                            f"({check.rule_id})"
+                        )
     return sorted(set(problems))

@@ -1,29 +1,29 @@
-"""Grade one submission of one lab: exercises in order, checks by phase, one result model.
+"""Grade one submission of one lab: every exercise a job, jobs side by side, one result.
 
-Phases per exercise: static checks on the Dockerfile, the build, checks on the image,
-the cache probe, then the container on the lab network and the checks that call it.
-A check that cannot run because an earlier phase failed is SKIPPED with the reason.
-Containers stay up until the whole lab is graded, so later exercises can call earlier
-ones (the gallery calls image-of-the-day and access-log), then the sandbox removes them.
+Each exercise's job fulfils the needs of its checks through the pipeline's steps (parse,
+build, inspect, probe, run) and judges them in phase order; a check whose need is
+unavailable is SKIPPED with the reason. Exercises proceed concurrently: builds and
+probes hold one of `RunConfig.build_slots` (one per core), containers start as soon as
+the ones they depend on have started. Progress and results are still reported in the
+lab's order. A container is removed once nothing needs it (its checks and its callers'
+are judged); the sandbox removes whatever is left at the end. On Ctrl-C the sandbox is
+cancelled first, so nothing new starts while it cleans up.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-import traceback
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Protocol
 
-import docker
-
-from grader.checks.base import Check, Phase
-from grader.checks.build import BuildCheck
-from grader.checks.run import RunCheck
-from grader.context import ExerciseContext
-from grader.dockerfile import Dockerfile, DockerfileSyntaxError
+from grader.engine import Engine, Sandbox
 from grader.errors import SubmissionError
-from grader.results import CheckResult, ExerciseResult, LabResult, Outcome, Status
-from grader.sandbox import Sandbox
+from grader.pipeline.config import RunConfig
+from grader.pipeline.job import ExerciseJob
+from grader.results import CheckResult, ExerciseResult, LabResult
 from grader.spec import ExerciseSpec, LabSpec
 
 
@@ -47,31 +47,72 @@ class SilentProgress:
 def grade(
     lab: LabSpec,
     submission: Path,
-    client: docker.DockerClient,
+    engine: Engine,
     only: list[str] | None = None,
     progress: Progress | None = None,
-    tag_prefix: str = "",
-    owner: str = "grader",
-    no_cache: bool = False,
+    config: RunConfig | None = None,
 ) -> LabResult:
     if not submission.is_dir():
         raise SubmissionError(
             f"There is no submission folder at {submission}.",
             hint="Pass the folder holding the exercise folders with --path.",
         )
-    progress = progress or SilentProgress()
+    config = config or RunConfig()
     selected = [lab.exercise(name) for name in only] if only else list(lab.exercises)
     started = time.monotonic()
     result = LabResult(lab.id, lab.title, str(submission), lab.pass_mark)
-    with Sandbox(client, owner=owner) as sandbox:
-        grader = ExerciseGrader(lab, submission, sandbox, progress, tag_prefix, no_cache)
+    in_order = InLabOrder(progress or SilentProgress(), [exercise.id for exercise in selected])
+    with engine.session(config.owner) as sandbox:
+        slots = threading.BoundedSemaphore(config.build_slots)
+        jobs: dict[str, ExerciseJob] = {}
         for exercise in with_dependencies(lab, selected):
-            if exercise in selected:
-                result.exercises.append(grader.grade(exercise))
-            else:
-                grader.prepare(exercise)
+            jobs[exercise.id] = ExerciseJob(
+                lab, exercise, submission, sandbox, config, slots, jobs,
+                progress_line=in_order.line_sink(exercise.id),
+            )
+        result.exercises = run_jobs(jobs, selected, in_order, sandbox)
     result.duration_s = time.monotonic() - started
     return result
+
+
+def run_jobs(
+    jobs: dict[str, ExerciseJob],
+    selected: list[ExerciseSpec],
+    in_order: InLabOrder,
+    sandbox: Sandbox,
+) -> list[ExerciseResult]:
+    scored = {exercise.id for exercise in selected}
+    retiring = Retirement(jobs, sandbox)
+
+    def work(job: ExerciseJob) -> ExerciseResult | None:
+        try:
+            if job.exercise.id not in scored:
+                job.prepare()
+                return None
+            in_order.exercise_started(job.exercise.id, job.exercise.title)
+            try:
+                return job.grade(on_result=in_order.check_sink(job.exercise.id))
+            finally:
+                in_order.finished(job.exercise.id)
+        finally:
+            retiring.done(job.exercise.id)
+
+    # One thread a job: most of a job's time is waiting (for the engine, for a container
+    # to answer); the build slots bound what costs a core.
+    pool = ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="exercise")
+    futures: dict[str, Future] = {name: pool.submit(work, job) for name, job in jobs.items()}
+    try:
+        wait(futures.values())
+        for future in futures.values():
+            future.result()  # an engine failure in any job, a prepared one too, stops grading
+        return [futures[exercise.id].result() for exercise in selected]
+    except BaseException:
+        # Ctrl-C, or one job's engine failure: stop the others before the sandbox cleans up.
+        sandbox.cancel()
+        sandbox.close()  # removes the containers the other jobs wait on
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def with_dependencies(lab: LabSpec, selected: list[ExerciseSpec]) -> list[ExerciseSpec]:
@@ -87,120 +128,78 @@ def with_dependencies(lab: LabSpec, selected: list[ExerciseSpec]) -> list[Exerci
     return [exercise for exercise in lab.exercises if exercise.id in needed]
 
 
-class ExerciseGrader:
-    def __init__(self, lab, submission, sandbox, progress, tag_prefix, no_cache=False):
-        self.lab = lab
-        self.submission = submission
+class Retirement:
+    """Removes an exercise's container as soon as nothing needs it any more: its own checks
+    are judged and so are those of every exercise that calls it. What is left when the run
+    ends, the sandbox removes."""
+
+    def __init__(self, jobs: dict[str, ExerciseJob], sandbox: Sandbox):
+        self.jobs = jobs
         self.sandbox = sandbox
+        self.finished: set[str] = set()
+        self.lock = threading.Lock()
+        self.callers = {
+            name: {other for other, job in jobs.items() if job.exercise.run
+                   and name in job.exercise.run.depends_on}
+            for name in jobs
+        }
+
+    def done(self, exercise_id: str) -> None:
+        with self.lock:
+            self.finished.add(exercise_id)
+            depends_on = self.jobs[exercise_id].exercise.run
+            candidates = [exercise_id, *(depends_on.depends_on if depends_on else [])]
+            unneeded = [
+                name for name in candidates
+                if name in self.finished and self.callers[name] <= self.finished
+            ]
+        for name in unneeded:
+            service = self.jobs[name].service
+            if service is not None:
+                self.sandbox.remove_service(service)
+
+
+class InLabOrder:
+    """Passes on the progress of exercises graded side by side as if they ran one after
+    another: the first unfinished exercise in the lab's order speaks live, the others'
+    events wait their turn (their build lines, transient, are dropped)."""
+
+    def __init__(self, progress: Progress, order: list[str]):
         self.progress = progress
-        self.tag_prefix = tag_prefix
-        self.no_cache = no_cache
-        self.services = {}
+        self.order = order
+        self.position = 0
+        self.waiting: dict[str, list[Callable[[], None]]] = {name: [] for name in order}
+        self.done: set[str] = set()
+        self.lock = threading.Lock()
 
-    def context(self, exercise: ExerciseSpec) -> tuple[ExerciseContext, str]:
-        context = ExerciseContext(
-            self.lab, exercise, self.submission, self.sandbox, services=self.services
-        )
-        unparsable = ""
-        if context.dockerfile_path.is_file():
-            try:
-                context.dockerfile = Dockerfile.parse(
-                    context.dockerfile_path, exercise.build.build_args
-                )
-            except DockerfileSyntaxError as error:
-                unparsable = f"not checked: the Dockerfile does not parse ({error}); see ML4-BUILD"
-        return context, unparsable
+    def _speaking(self) -> str | None:
+        return self.order[self.position] if self.position < len(self.order) else None
 
-    def grade(self, exercise: ExerciseSpec) -> ExerciseResult:
-        self.progress.exercise_started(exercise.id, exercise.title)
-        context, unparsable = self.context(exercise)
-        result = ExerciseResult(exercise.id, exercise.title, self.tag_prefix + exercise.image)
-        checks = sorted(exercise.checks, key=lambda check: check.phase)
+    def _emit(self, exercise_id: str, event: Callable[[], None]) -> None:
+        with self.lock:
+            if exercise_id == self._speaking():
+                event()
+            else:
+                self.waiting[exercise_id].append(event)
 
-        def record(check: Check, run, skip_reason: str = "") -> CheckResult:
-            outcome = None if skip_reason else timed(run)
-            check_result = to_result(check, exercise.id, outcome, skip_reason)
-            result.checks.append(check_result)
-            self.progress.check_done(check_result)
-            return check_result
+    def exercise_started(self, exercise_id: str, title: str) -> None:
+        self._emit(exercise_id, lambda: self.progress.exercise_started(exercise_id, title))
 
-        for check in [c for c in checks if c.phase is Phase.STATIC]:
-            record(check, lambda c=check: c.run(context), unparsable)
-        build = self.build_check(exercise)
-        built = record(build, lambda: build.run(context, on_line=self.progress.line))
-        skip = "" if built.status is Status.PASSED else "not checked: the image did not build (ML4-BUILD)"
-        for check in [c for c in checks if c.phase in (Phase.IMAGE, Phase.CACHE)]:
-            record(check, lambda c=check: c.run(context), skip)
-        if exercise.run is not None:
-            run_check = RunCheck(points=exercise.run.points)
-            ran = record(run_check, lambda: run_check.run(context), skip)
-            if not skip and ran.status is not Status.PASSED:
-                skip = "not checked: the container did not start and answer (ML4-RUN)"
-        for check in [c for c in checks if c.phase is Phase.RUN]:
-            needs_service = getattr(check, "needs_service", False)
-            reason = skip if (needs_service or not built.status is Status.PASSED) else ""
-            if needs_service and exercise.run is None:
-                reason = "not checked: the lab gives this exercise no `run:` section"
-            record(check, lambda c=check: c.run(context), reason)
-        return result
+    def check_sink(self, exercise_id: str) -> Callable[[CheckResult], None]:
+        return lambda result: self._emit(exercise_id, lambda: self.progress.check_done(result))
 
-    def prepare(self, exercise: ExerciseSpec) -> None:
-        """Build and start an exercise another one calls, without scoring it."""
-        context, _ = self.context(exercise)
-        if self.build_check(exercise).run(context, on_line=self.progress.line).passed and exercise.run:
-            RunCheck(points=0).run(context)
+    def line_sink(self, exercise_id: str) -> Callable[[str], None]:
+        def line(text: str) -> None:
+            with self.lock:
+                if exercise_id == self._speaking():
+                    self.progress.line(text)
 
-    def build_check(self, exercise: ExerciseSpec) -> BuildCheck:
-        return BuildCheck(
-            points=exercise.build.points,
-            timeout_s=exercise.build.timeout_s,
-            tag_prefix=self.tag_prefix,
-            no_cache=self.no_cache,
-        )
+        return line
 
-
-def timed(run) -> tuple[Outcome, float]:
-    started = time.monotonic()
-    try:
-        outcome = run()
-    except docker.errors.DockerException:
-        raise  # the engine itself failed: grading cannot go on
-    except Exception as exc:  # a grader bug must not hide the learner's other results
-        outcome = Outcome(
-            False,
-            f"The grader failed inside this check ({type(exc).__name__}: {exc}). "
-            "This is a problem of the grader, not of your work.",
-            fix="Report it to your instructor with the details below.",
-            details=traceback.format_exc(limit=4),
-        )
-    return outcome, time.monotonic() - started
-
-
-def to_result(
-    check: Check, exercise: str, timed_outcome: tuple[Outcome, float] | None, skip_reason: str
-) -> CheckResult:
-    common = dict(
-        rule_id=check.rule_id,
-        title=check.display_title,
-        exercise=exercise,
-        max_points=check.points,
-    )
-    if timed_outcome is None:
-        return CheckResult(status=Status.SKIPPED, points=0, what=skip_reason, **common)
-    outcome, duration = timed_outcome
-    if outcome.passed:
-        status = Status.PASSED
-    elif check.points == 0:
-        status = Status.ADVICE  # a zero-point check advises, it never fails anyone
-    else:
-        status = Status.FAILED
-    return CheckResult(
-        status=status,
-        points=round(check.points * outcome.earned_fraction, 2),
-        what=outcome.what,
-        fix=outcome.fix,
-        location=outcome.location,
-        details=outcome.details,
-        duration_s=duration,
-        **common,
-    )
+    def finished(self, exercise_id: str) -> None:
+        with self.lock:
+            self.done.add(exercise_id)
+            while self._speaking() in self.done:
+                self.position += 1
+                for event in self.waiting.get(self._speaking(), []):
+                    event()

@@ -21,7 +21,7 @@ from pydantic import (
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from grader.checks import KINDS, all_check_classes
+from grader.checks import KINDS, Check, all_check_classes
 from grader.errors import SpecError
 
 SLUG = r"^[a-z0-9][a-z0-9-]*$"
@@ -92,12 +92,23 @@ class ExerciseSpec(Strict):
     run: RunSpec | None = Field(None, description="Run the image on the lab network (ML4-RUN).")
     checks: list[CheckSpec] = Field(default_factory=list, description="Checks, below.")  # type: ignore[valid-type]
 
+    def all_checks(self) -> list[Check]:
+        """The checks of this exercise: ML4-BUILD and (with a `run:`) ML4-RUN, which its
+        `build:` and `run:` keys configure, then its `checks:` list."""
+        from grader.checks.build import BuildCheck
+        from grader.checks.run import RunCheck
+
+        implicit: list[Check] = [BuildCheck(points=self.build.points)]
+        if self.run is not None:
+            implicit.append(RunCheck(points=self.run.points))
+        return implicit + list(self.checks)
+
     @model_validator(mode="after")
     def called_ports_are_published(self) -> ExerciseSpec:
         # The grader reaches a container only through a port published on 127.0.0.1.
         published = set(self.run.ports) if self.run else set()
         called = [self.run.ready.port] if self.run and self.run.ready.path else []
-        called += [check.port for check in self.checks if hasattr(check, "port")]
+        called += [port for check in self.checks for port in check.called_ports()]
         for port in called:
             if port not in published:
                 raise ValueError(

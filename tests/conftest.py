@@ -3,14 +3,20 @@ guard that every test leaves no labelled container, network or image behind."""
 
 import pytest
 
-from grader.sandbox import OWNER_LABEL
+from grader.engine import OWNER_LABEL
 
 
 @pytest.fixture(scope="session")
-def docker_client():
+def engine():
     from grader.infra.engine import ensure_engine
 
     return ensure_engine()
+
+
+@pytest.fixture(scope="session")
+def docker_client(engine):
+    """The SDK's client, to look at the engine from outside the grader."""
+    return engine.client
 
 
 def labelled(client, owner: str) -> list[str]:

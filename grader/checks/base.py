@@ -1,28 +1,18 @@
 """What every check kind shares: its parameters are data (validated before any Docker call),
-`run(context)` turns a learner's work into an Outcome and never prints or raises for a
-learner's mistake."""
+`needs()` names the facts it reads, and `judge(facts)` turns them into an Outcome — it never
+calls the engine, prints, or raises for a learner's mistake."""
 
 from __future__ import annotations
 
-from enum import IntEnum
 from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from grader.pipeline.facts import Need, Phase
 from grader.results import Outcome
 
 if TYPE_CHECKING:
-    from grader.context import ExerciseContext
-
-
-class Phase(IntEnum):
-    """When a check runs; the runner orders an exercise's checks by phase."""
-
-    STATIC = 10  # reads the Dockerfile only
-    BUILD = 20
-    IMAGE = 30  # needs the built image
-    CACHE = 40  # rebuilds a changed copy of the context
-    RUN = 50  # needs the running container(s)
+    from grader.pipeline.facts import Facts
 
 
 class Check(BaseModel):
@@ -34,7 +24,6 @@ class Check(BaseModel):
     title: str | None = Field(None, description="Overrides the generated title in reports.")
 
     rule_id: ClassVar[str]
-    phase: ClassVar[Phase]
 
     def describe(self) -> str:
         """A short title saying what the check expects, e.g. 'final image ≤ 30 MB'."""
@@ -44,5 +33,25 @@ class Check(BaseModel):
     def display_title(self) -> str:
         return self.title or self.describe()
 
-    def run(self, context: ExerciseContext) -> Outcome:
+    def needs(self) -> tuple[Need, ...]:
+        """The facts `judge` reads; the runner fulfils them first, or skips the check with
+        the reason one is unavailable."""
         raise NotImplementedError
+
+    @property
+    def phase(self) -> Phase:
+        return max(need.phase for need in self.needs())
+
+    def called_ports(self) -> list[int]:
+        """Container ports this check calls (the spec makes sure `run.ports` publishes them)."""
+        return []
+
+    def context_files(self) -> list[str]:
+        """Files of the build context this check relies on (`dockerlab check` looks for them)."""
+        return []
+
+    def judge(self, facts: Facts) -> Outcome:
+        raise NotImplementedError
+
+
+__all__ = ["Check", "Phase"]

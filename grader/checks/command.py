@@ -6,17 +6,23 @@ builder stage resolve from the app's working folder in the final one.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field
 
-from grader.checks.base import Check, Phase
+from grader.checks.base import Check
+from grader.pipeline.facts import Need
+from grader.pipeline.steps.run import Exec
 from grader.results import Outcome
 
 if TYPE_CHECKING:
-    from grader.context import ExerciseContext
+    from grader.pipeline.facts import Facts
 
 NO_SHELL_STATUSES = (126, 127)
+# The runtime's words when /bin/sh itself is missing (`exec: "/bin/sh": stat /bin/sh: no such
+# file`), not a shell's own "not found" for the command it was given.
+MISSING_SHELL = re.compile(r'"/bin/sh"|stat /bin/sh')
 
 
 class CommandCheck(Check):
@@ -27,16 +33,17 @@ class CommandCheck(Check):
     why: str = Field("", description="What the command proves, shown in the failure's fix.")
 
     rule_id: ClassVar[str] = "ML4-CMD"
-    phase: ClassVar[Phase] = Phase.RUN
-    needs_service: ClassVar[bool] = True
 
     def describe(self) -> str:
         return f"`{self.command}` succeeds in the container"
 
-    def run(self, context: ExerciseContext) -> Outcome:
-        done = context.sandbox.host(context.service).run(self.command)
-        output = (done.stdout or "") + (done.stderr or "")
-        if done.rc in NO_SHELL_STATUSES and "/bin/sh" in output:
+    def needs(self) -> tuple[Need, ...]:
+        return (Exec(self.command),)
+
+    def judge(self, facts: Facts) -> Outcome:
+        done = facts[Exec(self.command)]
+        output = done.stdout + done.stderr
+        if done.exit_status in NO_SHELL_STATUSES and MISSING_SHELL.search(output):
             return Outcome(
                 False,
                 f"`{self.command}` could not run: the final image has no /bin/sh.",
@@ -45,10 +52,10 @@ class CommandCheck(Check):
                 details=output.strip(),
             )
         missing = [text for text in self.stdout if text not in done.stdout]
-        if done.rc == self.exit_status and not missing:
-            return Outcome(True, f"`{self.command}` exited {done.rc} as expected.")
-        what = f"`{self.command}` exited {done.rc}" + (
-            f" (expected {self.exit_status})" if done.rc != self.exit_status else ""
+        if done.exit_status == self.exit_status and not missing:
+            return Outcome(True, f"`{self.command}` exited {done.exit_status} as expected.")
+        what = f"`{self.command}` exited {done.exit_status}" + (
+            f" (expected {self.exit_status})" if done.exit_status != self.exit_status else ""
         )
         if missing:
             what += "; its output lacks " + ", ".join(f"'{text}'" for text in missing)

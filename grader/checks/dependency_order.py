@@ -17,7 +17,7 @@ from grader.dockerfile import Dockerfile, Instruction, Stage
 from grader.results import Outcome
 
 if TYPE_CHECKING:
-    from grader.context import ExerciseContext
+    from grader.pipeline.facts import Facts
 
 GLOB_CHARACTERS = re.compile(r"[*?\[]")
 REMOTE_SOURCE = re.compile(r"^(https?://|git@)")
@@ -49,7 +49,7 @@ class DependencyOrderCheck(DockerfileCheck):
     def describe(self) -> str:
         return f"only {', '.join(self.inputs)} are copied before `{self.step}`"
 
-    def inspect(self, context: ExerciseContext, dockerfile: Dockerfile, final: Stage) -> Outcome:
+    def inspect(self, facts: Facts, dockerfile: Dockerfile, final: Stage) -> Outcome:
         steps = self.dependency_steps(dockerfile, final)
         if not steps:
             return Outcome(
@@ -57,12 +57,12 @@ class DependencyOrderCheck(DockerfileCheck):
                 f"None of the {len(dockerfile.stages)} stage(s) has a RUN matching "
                 f"`{self.step}`, so the dependencies are not fetched in a step of their own.",
                 fix=self.reordered(),
-                location=context.at_line(final.from_line),
+                location=facts.at_line(final.from_line),
             )
         wanted = {normalise(path) for path in self.inputs}
         for stage, step in steps:
             for copy in context_copies_before(stage, step):
-                extra = sources_beyond(copy, wanted, context.context_dir)
+                extra = sources_beyond(copy, wanted, facts.context_dir)
                 if extra:
                     return Outcome(
                         False,
@@ -71,7 +71,7 @@ class DependencyOrderCheck(DockerfileCheck):
                         "invalidates the cache from that COPY on, so the dependency step runs "
                         "again on every build.",
                         fix=self.reordered(copy, step),
-                        location=context.at_line(copy.line),
+                        location=facts.at_line(copy.line),
                     )
         _, step = steps[0]
         return Outcome(

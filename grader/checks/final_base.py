@@ -12,7 +12,7 @@ from grader.dockerfile import Dockerfile, Stage
 from grader.results import Outcome
 
 if TYPE_CHECKING:
-    from grader.context import ExerciseContext
+    from grader.pipeline.facts import Facts
 
 DOCKER_HUB_PREFIXES = ("docker.io/", "index.docker.io/", "registry-1.docker.io/")
 
@@ -42,10 +42,10 @@ class FinalBaseCheck(DockerfileCheck):
             return f"the final image is based on {' or '.join(self.allowed)}"
         return f"the final image is not based on {' or '.join(self.forbidden)}"
 
-    def inspect(self, context: ExerciseContext, dockerfile: Dockerfile, final: Stage) -> Outcome:
+    def inspect(self, facts: Facts, dockerfile: Dockerfile, final: Stage) -> Outcome:
         root = final.root_image()
         name = image_name(root)
-        where = context.at_line(final.from_line)
+        where = facts.at_line(final.from_line)
         chain = from_chain(final)
 
         if name in {image_name(image) for image in self.forbidden}:

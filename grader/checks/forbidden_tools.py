@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field
 
-from grader.checks.base import Check, Phase
-from grader.memo import remembered
+from grader.checks.base import Check
+from grader.engine import ImageLayer
+from grader.pipeline.facts import Need
+from grader.pipeline.steps.inspect import LAYERS
 from grader.results import Outcome
-from grader.sandbox import ImageLayer
 
 if TYPE_CHECKING:
-    from grader.context import ExerciseContext
+    from grader.pipeline.facts import Facts
 
 EXECUTABLE_KINDS = {"file", "symlink", "hardlink"}
 
@@ -37,20 +38,18 @@ class ForbiddenToolsCheck(Check):
     tools: list[str] = Field(min_length=1, description="Program names, e.g. [go] or [mvn, javac].")
 
     rule_id: ClassVar[str] = "ML4-TOOLS"
-    phase: ClassVar[Phase] = Phase.IMAGE
 
     def describe(self) -> str:
         return "no " + ", ".join(f"`{tool}`" for tool in self.tools) + " in the final image"
 
-    def run(self, context: ExerciseContext) -> Outcome:
-        key = {"image": context.image.id, "check": self.model_dump(), **context.dockerfile_identity}
-        return remembered("tool-scan", key, lambda: self.scan(context))
+    def needs(self) -> tuple[Need, ...]:
+        return (LAYERS,)
 
-    def scan(self, context: ExerciseContext) -> Outcome:
-        sightings = find_tools(context.sandbox.image_layers(context.image.id), set(self.tools))
+    def judge(self, facts: Facts) -> Outcome:
+        sightings = find_tools(facts[LAYERS], set(self.tools))
         shipped = [s for s in sightings if s.deleted_in is None]
         hidden = [s for s in sightings if s.deleted_in is not None]
-        location = context.at_final_from()
+        location = facts.at_final_from()
         if shipped:
             first = shipped[0]
             return Outcome(

@@ -5,16 +5,16 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import requests
 from pydantic import BaseModel, ConfigDict, Field
 
-from grader.checks.base import Check, Phase
+from grader.checks.base import Check
+from grader.engine import HttpAnswer
+from grader.pipeline.facts import Need
+from grader.pipeline.steps.run import Http, ServedBy
 from grader.results import Outcome
 
 if TYPE_CHECKING:
-    from grader.context import ExerciseContext
-
-TIMEOUT_S = 5
+    from grader.pipeline.facts import Facts
 
 
 class ValueFrom(BaseModel):
@@ -41,40 +41,51 @@ class HttpCheck(Check):
     text_from: ValueFrom | None = None
 
     rule_id: ClassVar[str] = "ML4-HTTP"
-    phase: ClassVar[Phase] = Phase.RUN
-    needs_service: ClassVar[bool] = True
 
     def describe(self) -> str:
         return f"{self.method} {self.path} → {self.status}"
 
-    def run(self, context: ExerciseContext) -> Outcome:
-        service = context.service
-        url = service.url(self.path, self.port)
+    @property
+    def request(self) -> Http:
+        return Http.of(self.method, self.path, self.port, self.json_body, self.body)
+
+    @property
+    def source(self) -> ServedBy | None:
+        if self.text_from is None:
+            return None
+        return ServedBy(self.text_from.exercise, self.text_from.path, self.text_from.port)
+
+    def needs(self) -> tuple[Need, ...]:
+        # The value from the other service is read first: the page shows it afterwards.
+        return (self.source, self.request) if self.source else (self.request,)
+
+    def called_ports(self) -> list[int]:
+        return [self.port]
+
+    def judge(self, facts: Facts) -> Outcome:
+        alias = facts.exercise.run.name
         expected_texts = list(self.text)
-        if self.text_from is not None:
-            value = fetch_value(context, self.text_from)
+        if self.source is not None:
+            value = expected_value(self.text_from, facts[self.source])
             if isinstance(value, Outcome):
                 return value
             expected_texts.append(value)
-        try:
-            answer = requests.request(
-                self.method, url, json=self.json_body, data=self.body, timeout=TIMEOUT_S
-            )
-        except requests.RequestException as exc:
+        answer: HttpAnswer = facts[self.request]
+        if answer.status is None:
             return Outcome(
                 False,
-                f"{self.method} {self.path} on {service.alias} got no answer ({type(exc).__name__}).",
+                f"{self.method} {self.path} on {alias} got no answer ({answer.error}).",
                 fix="The server stopped or hangs on this request; see `docker logs` of the container.",
-                details=context.sandbox.container_state(service.container_id).logs.strip(),
+                details=answer.logs.strip(),
             )
-        return self.judge(answer, expected_texts, service.alias)
+        return self.compare(answer, expected_texts, alias)
 
-    def judge(self, answer: requests.Response, expected_texts: list[str], alias: str) -> Outcome:
+    def compare(self, answer: HttpAnswer, expected_texts: list[str], alias: str) -> Outcome:
         request = f"{self.method} {self.path} on {alias}"
-        if answer.status_code != self.status:
+        if answer.status != self.status:
             return Outcome(
                 False,
-                f"{request} answered {answer.status_code}; expected {self.status}.",
+                f"{request} answered {answer.status}; expected {self.status}.",
                 fix="Compare with the app's README: is this the right image, with the source "
                 "and files the app needs copied into the final stage?",
                 details=answer.text[:500],
@@ -97,11 +108,11 @@ class HttpCheck(Check):
         found = len(self.json_keys) + len(expected_texts) - len(missing_keys) - len(missing_texts)
         wanted = len(self.json_keys) + len(expected_texts)
         if not missing_keys and not missing_texts:
-            return Outcome(True, f"{request} answered {answer.status_code} as expected.")
+            return Outcome(True, f"{request} answered {answer.status} as expected.")
         missing = [f"key '{key}'" for key in missing_keys] + [f"text '{text}'" for text in missing_texts]
         return Outcome(
             False,
-            f"{request} answered {answer.status_code} but lacks {', '.join(missing)}.",
+            f"{request} answered {answer.status} but lacks {', '.join(missing)}.",
             fix="The containers talk to each other by their network aliases on the lab network; "
             "check the ENV URLs in the final stage and that the other services run.",
             details=answer.text[:500],
@@ -109,19 +120,21 @@ class HttpCheck(Check):
         )
 
 
-def fetch_value(context: ExerciseContext, source: ValueFrom) -> str | Outcome:
-    other = context.services.get(source.exercise)
-    if other is None:
+def expected_value(source: ValueFrom, answer: HttpAnswer | None) -> str | Outcome:
+    if answer is None:
         return Outcome(
             False,
             f"This check needs the {source.exercise} container, which is not running.",
             fix=f"Make the {source.exercise} exercise build and run first.",
         )
     try:
-        return str(requests.get(other.url(source.path, source.port), timeout=TIMEOUT_S).json()[source.key])
-    except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
+        if answer.status is None:
+            raise ConnectionError(answer.error)
+        return str(answer.json()[source.key])
+    except (ConnectionError, ValueError, KeyError, TypeError) as exc:
+        reason = answer.error if isinstance(exc, ConnectionError) else type(exc).__name__
         return Outcome(
             False,
-            f"Could not read '{source.key}' from {source.exercise} {source.path} ({type(exc).__name__}).",
+            f"Could not read '{source.key}' from {source.exercise} {source.path} ({reason}).",
             fix=f"Make {source.exercise} answer {source.path} with JSON first.",
         )

@@ -14,7 +14,7 @@ from grader.dockerfile import Dockerfile, Instruction, Stage
 from grader.results import Outcome
 
 if TYPE_CHECKING:
-    from grader.context import ExerciseContext
+    from grader.pipeline.facts import Facts
 
 
 class InstructionsCheck(DockerfileCheck):
@@ -37,7 +37,7 @@ class InstructionsCheck(DockerfileCheck):
             wanted.append("CMD and ENTRYPOINT in JSON form")
         return f"the final stage has {' and '.join(wanted) or 'its settings'}"
 
-    def inspect(self, context: ExerciseContext, dockerfile: Dockerfile, final: Stage) -> Outcome:
+    def inspect(self, facts: Facts, dockerfile: Dockerfile, final: Stage) -> Outcome:
         lineage = final.lineage()
         exposed = exposed_ports(lineage)
         starts = [ins for ins in (last_of(lineage, "ENTRYPOINT"), last_of(lineage, "CMD")) if ins]
@@ -58,7 +58,7 @@ class InstructionsCheck(DockerfileCheck):
                 f"The final {stage_title(final)} {', and '.join(lacks)}.",
                 fix="Add to the final stage, after its FROM line:\n"
                 + "\n".join(f"  {line}" for line in to_add),
-                location=context.at_line(final.from_line),
+                location=facts.at_line(final.from_line),
             )
         shell_form = [start for start in starts if not start.json_form] if self.exec_form else []
         if shell_form:
@@ -72,7 +72,7 @@ class InstructionsCheck(DockerfileCheck):
                 + "\n".join(
                     f"  {start.keyword} {json.dumps(start.arguments)}" for start in shell_form
                 ),
-                location=context.at_line(shell_form[0].line),
+                location=facts.at_line(shell_form[0].line),
             )
         found = [f"EXPOSE {' '.join(map(str, sorted(exposed)))}"] if exposed else []
         found += [f"`{start}` (line {start.line})" for start in starts]

@@ -6,11 +6,13 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field
 
-from grader.checks.base import Check, Phase
+from grader.checks.base import Check
+from grader.pipeline.facts import Need
+from grader.pipeline.steps.build import IMAGE
 from grader.results import Outcome
 
 if TYPE_CHECKING:
-    from grader.context import ExerciseContext
+    from grader.pipeline.facts import Facts
 
 
 class MetadataCheck(Check):
@@ -21,7 +23,6 @@ class MetadataCheck(Check):
     workdir: str | None = None
 
     rule_id: ClassVar[str] = "ML4-META"
-    phase: ClassVar[Phase] = Phase.IMAGE
 
     def describe(self) -> str:
         parts = [f"EXPOSE {port}" for port in self.exposed_ports]
@@ -32,8 +33,11 @@ class MetadataCheck(Check):
             parts.append(f"WORKDIR {self.workdir}")
         return "image config: " + ", ".join(parts)
 
-    def run(self, context: ExerciseContext) -> Outcome:
-        image = context.image
+    def needs(self) -> tuple[Need, ...]:
+        return (IMAGE,)
+
+    def judge(self, facts: Facts) -> Outcome:
+        image = facts[IMAGE]
         problems: list[tuple[str, str]] = []
         for port in self.exposed_ports:
             if f"{port}/tcp" not in image.exposed_ports:
@@ -62,6 +66,6 @@ class MetadataCheck(Check):
             "In the final image " + "; ".join(what for what, _ in problems) + ".",
             fix="Add to the final stage (settings of earlier stages do not carry over): "
             + "  ".join(line for _, line in problems),
-            location=context.at_final_from(),
+            location=facts.at_final_from(),
             fraction=(checked - len(problems)) / checked if checked else 0.0,
         )

@@ -6,11 +6,13 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field
 
-from grader.checks.base import Check, Phase
+from grader.checks.base import Check
+from grader.pipeline.facts import Need
+from grader.pipeline.steps.run import RunToCompletion
 from grader.results import Outcome
 
 if TYPE_CHECKING:
-    from grader.context import ExerciseContext
+    from grader.pipeline.facts import Facts
 
 
 class OutputCheck(Check):
@@ -20,13 +22,15 @@ class OutputCheck(Check):
     timeout_s: float = Field(30, gt=0)
 
     rule_id: ClassVar[str] = "ML4-OUTPUT"
-    phase: ClassVar[Phase] = Phase.RUN
 
     def describe(self) -> str:
         return "prints " + ", ".join(f"'{text}'" for text in self.contains)
 
-    def run(self, context: ExerciseContext) -> Outcome:
-        done = context.sandbox.run_to_completion(context.image.id, self.timeout_s, context.limits)
+    def needs(self) -> tuple[Need, ...]:
+        return (RunToCompletion(self.timeout_s),)
+
+    def judge(self, facts: Facts) -> Outcome:
+        done = facts[RunToCompletion(self.timeout_s)]
         output = done.output
         if done.exit_code is None:
             return Outcome(

@@ -6,11 +6,13 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field
 
-from grader.checks.base import Check, Phase
+from grader.checks.base import Check
+from grader.pipeline.facts import Need
+from grader.pipeline.steps.build import IMAGE
 from grader.results import Outcome
 
 if TYPE_CHECKING:
-    from grader.context import ExerciseContext
+    from grader.pipeline.facts import Facts
 
 
 class SizeCheck(Check):
@@ -18,16 +20,18 @@ class SizeCheck(Check):
     max_mb: float = Field(gt=0, description="Budget in MB (1 MB = 1,000,000 bytes, as docker shows).")
 
     rule_id: ClassVar[str] = "ML4-SIZE"
-    phase: ClassVar[Phase] = Phase.IMAGE
 
     def describe(self) -> str:
         return f"final image ≤ {self.max_mb:g} MB"
 
-    def run(self, context: ExerciseContext) -> Outcome:
-        size = context.image.size_mb
+    def needs(self) -> tuple[Need, ...]:
+        return (IMAGE,)
+
+    def judge(self, facts: Facts) -> Outcome:
+        size = facts[IMAGE].size_mb
         if size <= self.max_mb:
             return Outcome(True, f"The image is {size:.1f} MB (budget {self.max_mb:g} MB).")
-        final = context.final_stage
+        final = facts.final_stage
         base = final.root_image() if final else "its base"
         return Outcome(
             False,
@@ -36,5 +40,5 @@ class SizeCheck(Check):
             fix="Build in an SDK stage and start the final stage from a small runtime image "
             "(diamol/base for a Go binary, diamol/openjdk for a jar), then COPY --from the "
             "builder only what runs.",
-            location=context.at_final_from(),
+            location=facts.at_final_from(),
         )

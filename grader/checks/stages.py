@@ -12,7 +12,7 @@ from grader.dockerfile import Dockerfile, Instruction, Stage
 from grader.results import Outcome
 
 if TYPE_CHECKING:
-    from grader.context import ExerciseContext
+    from grader.pipeline.facts import Facts
 
 
 class StagesCheck(DockerfileCheck):
@@ -30,7 +30,7 @@ class StagesCheck(DockerfileCheck):
         title = f"at least {self.min_stages} stages build the final image"
         return title + ", which copies from an earlier stage" if self.require_copy_from else title
 
-    def inspect(self, context: ExerciseContext, dockerfile: Dockerfile, final: Stage) -> Outcome:
+    def inspect(self, facts: Facts, dockerfile: Dockerfile, final: Stage) -> Outcome:
         feeding = sorted(dockerfile.stages_feeding(final), key=lambda stage: stage.index)
         unused = [
             stage
@@ -38,7 +38,7 @@ class StagesCheck(DockerfileCheck):
             if stage not in feeding and stage.index < final.index
         ]
         copies = stage_copies(dockerfile, final)
-        where = context.at_line(final.from_line)
+        where = facts.at_line(final.from_line)
 
         if len(dockerfile.stages) == 1 and (self.require_copy_from or self.min_stages > 1):
             return Outcome(
@@ -53,7 +53,7 @@ class StagesCheck(DockerfileCheck):
                 False,
                 f"The final {stage_title(final)} never copies from an earlier stage, so no "
                 "build output reaches the image." + image_copies_note(final) + unused_note(unused),
-                fix=last_stage_note(dockerfile, unused, final, context.exercise.build.target)
+                fix=last_stage_note(dockerfile, unused, final, facts.exercise.build.target)
                 or (
                     "In the final stage, copy what the build produced, e.g. "
                     f"`COPY --from={builder_hint(unused)} <path built there> <path in the image>`."

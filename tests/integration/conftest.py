@@ -4,12 +4,14 @@ from pathlib import Path
 
 import pytest
 
+from grader.pipeline.config import RunConfig
 from grader.runner import grade
 from grader.spec import load_lab
 
 REPO = Path(__file__).resolve().parents[2]
 SUBMISSIONS = REPO / "tests" / "submissions"
 TAG_PREFIX = "dockerlab-test-"
+TEST_RUN = RunConfig(tag_prefix=TAG_PREFIX)
 
 
 @pytest.fixture(scope="session")
@@ -28,11 +30,24 @@ def remove_test_images(docker_client):
 
 
 @pytest.fixture
-def grade_submission(lab4, docker_client, leaves_nothing_behind):
+def grade_submission(lab4, engine, leaves_nothing_behind):
     def run(folder: Path, *exercises: str):
-        return grade(lab4, folder, docker_client, list(exercises), tag_prefix=TAG_PREFIX)
+        return grade(lab4, folder, engine, list(exercises), config=TEST_RUN)
 
     return run
+
+
+def jobs_for(lab, submission: Path, sandbox, names) -> dict:
+    """Pipeline jobs for the named exercises of one submission, as the runner makes them."""
+    import threading
+
+    from grader.pipeline.job import ExerciseJob
+
+    jobs: dict = {}
+    slots = threading.BoundedSemaphore(TEST_RUN.build_slots)
+    for name in names:
+        jobs[name] = ExerciseJob(lab, lab.exercise(name), submission, sandbox, TEST_RUN, slots, jobs)
+    return jobs
 
 
 def by_rule(exercise_result, rule_id):

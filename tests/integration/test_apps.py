@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from grader.sandbox import Sandbox
+from grader.engine import BuildRequest
 
 
 pytestmark = pytest.mark.engine
@@ -30,17 +30,16 @@ BROKEN_TESTS = {
 
 
 @pytest.mark.parametrize("exercise", sorted(BROKEN_TESTS))
-def test_failing_unit_test_fails_the_reference_build(exercise, lab4, docker_client, tmp_path, leaves_nothing_behind):
+def test_failing_unit_test_fails_the_reference_build(exercise, lab4, engine, tmp_path, leaves_nothing_behind):
     spec = lab4.exercise(exercise)
     context = tmp_path / "context"
     shutil.copytree(lab4.context_dir(spec, lab4.solution_dir), context)
     relative, source = BROKEN_TESTS[exercise]
     (context / relative).write_text(source)
-    with Sandbox(docker_client, owner="tests") as sandbox:
+    with engine.session(owner="tests") as sandbox:
+        dockerfile = (lab4.solution_dir / spec.dockerfile).read_text()
         outcome = sandbox.build(
-            context,
-            lab4.solution_dir / spec.dockerfile,
-            f"dockerlab-test-broken:{sandbox.session}",
+            BuildRequest(context, dockerfile, f"dockerlab-test-broken:{sandbox.session}"),
             throwaway=True,
         )
     assert not outcome.ok

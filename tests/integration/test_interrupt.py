@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from grader.sandbox import OWNER_LABEL
+from grader.engine import OWNER_LABEL
 from tests.conftest import labelled
 
 from .conftest import REPO, TAG_PREFIX
@@ -28,12 +28,18 @@ def start_grading(**environment) -> subprocess.Popen:
     )
 
 
-def wait_for_its_container(client, grading: subprocess.Popen) -> None:
+def wait_for_its_container(client, grading: subprocess.Popen, and_probe_image=False) -> None:
+    """Until the grader runs a container (and, if asked, its cache probe has made an image:
+    the container starts while the probe rebuilds)."""
     deadline = time.monotonic() + 300
-    while not running_containers(client):
+    while not running_containers(client) or (and_probe_image and not probe_images(client)):
         assert grading.poll() is None, grading.communicate()
         assert time.monotonic() < deadline, "the grader never started a container"
         time.sleep(0.2)
+
+
+def probe_images(client) -> list[str]:
+    return [item for item in labelled(client, "grader") if item.startswith("sha256:")]
 
 
 def running_containers(client) -> list[str]:
@@ -60,7 +66,7 @@ def test_clean_removes_what_a_killed_grading_left(docker_client, leaves_nothing_
     # A fresh outcome memo makes the cache probe run, so its throw-away image exists too.
     grading = start_grading(DOCKERLAB_CACHE=str(tmp_path))
     try:
-        wait_for_its_container(docker_client, grading)
+        wait_for_its_container(docker_client, grading, and_probe_image=True)
     finally:
         grading.kill()  # SIGKILL: no chance to clean up
         grading.communicate()

@@ -11,16 +11,17 @@ import xmlschema
 
 from grader.reporters import render
 from grader.results import Status
+from grader.pipeline.steps.run import STARTED
 from grader.runner import grade
 
-from .conftest import REPO, TAG_PREFIX, by_rule
+from .conftest import REPO, TAG_PREFIX, TEST_RUN, by_rule, jobs_for
 
 pytestmark = pytest.mark.engine
 
 
 @pytest.fixture(scope="module")
-def solution_result(lab4, docker_client):
-    return grade(lab4, lab4.solution_dir, docker_client, tag_prefix=TAG_PREFIX)
+def solution_result(lab4, engine):
+    return grade(lab4, lab4.solution_dir, engine, config=TEST_RUN)
 
 
 def test_reference_solutions_score_everything(solution_result):
@@ -56,8 +57,8 @@ def test_gradescope_report_has_the_fields_gradescope_reads(solution_result):
         assert {"name", "score", "max_score", "output"} <= test.keys()
 
 
-def test_starter_files_score_low_and_say_where(lab4, docker_client, leaves_nothing_behind):
-    result = grade(lab4, lab4.lab_dir, docker_client, tag_prefix=TAG_PREFIX)
+def test_starter_files_score_low_and_say_where(lab4, engine, leaves_nothing_behind):
+    result = grade(lab4, lab4.lab_dir, engine, config=TEST_RUN)
     assert not result.passed and result.percent < lab4.pass_mark
     failed = [check for check in result.checks if check.status is Status.FAILED]
     assert failed
@@ -86,17 +87,15 @@ def test_cli_exit_codes_follow_the_pass_mark(tmp_path):
     assert "required key is missing" in broken.stderr
 
 
-def test_the_three_apps_work_together_on_nat(lab4, docker_client, leaves_nothing_behind):
+def test_the_three_apps_work_together_on_nat(lab4, engine, leaves_nothing_behind):
     """The gallery shows image-of-the-day's caption; each visit adds one to the access log."""
-    from grader.runner import ExerciseGrader, SilentProgress
-    from grader.sandbox import Sandbox
-
-    with Sandbox(docker_client, owner="tests") as sandbox:
-        runner = ExerciseGrader(lab4, lab4.solution_dir, sandbox, SilentProgress(), TAG_PREFIX)
-        for name in ("image-of-the-day", "access-log", "image-gallery"):
-            runner.prepare(lab4.exercise(name))
-        services = runner.services
-        assert set(services) == {"image-of-the-day", "access-log", "image-gallery"}
+    names = ("image-of-the-day", "access-log", "image-gallery")
+    with engine.session(owner="tests") as sandbox:
+        jobs = jobs_for(lab4, lab4.solution_dir, sandbox, names)
+        for name in names:
+            jobs[name].prepare()
+        services = {name: jobs[name].known(STARTED).service for name in names}
+        assert all(jobs[name].known(STARTED).ready for name in names)
         caption = requests.get(services["image-of-the-day"].url("/image"), timeout=5).json()["caption"]
         count = lambda: requests.get(services["access-log"].url("/access-log"), timeout=5).json()["logs"]
         before = count()

@@ -6,7 +6,7 @@ import uuid
 import pytest
 
 from grader.results import Status
-from grader.sandbox import OWNER_LABEL
+from grader.engine import OWNER_LABEL
 
 from .conftest import by_rule
 

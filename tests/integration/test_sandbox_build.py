@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from grader.sandbox import Sandbox
+from grader.engine import BuildRequest
 from tests.conftest import every_image
 
 from .conftest import TAG_PREFIX
@@ -24,14 +24,18 @@ def sleeping_build(folder):
     return folder / "Dockerfile"
 
 
-def test_a_build_stops_once_the_caller_has_seen_enough(docker_client, leaves_nothing_behind,
-                                                      tmp_path):
-    dockerfile = sleeping_build(tmp_path)
+def request(folder, tag: str, timeout_s: float) -> BuildRequest:
+    dockerfile = sleeping_build(folder)
+    return BuildRequest(folder, dockerfile.read_text(), tag, timeout_s=timeout_s)
+
+
+def test_a_build_stops_once_the_caller_has_seen_enough(engine, docker_client,
+                                                      leaves_nothing_behind, tmp_path):
     before = every_image(docker_client)
-    with Sandbox(docker_client, owner="tests") as sandbox:
+    with engine.session(owner="tests") as sandbox:
         built = sandbox.build(
-            tmp_path, dockerfile, f"{TAG_PREFIX}stop:{sandbox.session}",
-            throwaway=True, timeout_s=300,
+            request(tmp_path, f"{TAG_PREFIX}stop:{sandbox.session}", timeout_s=300),
+            throwaway=True,
             stop_when=lambda steps: len(steps) >= 3 and steps[2].container is not None,
         )
     assert built.stopped and not built.ok and not built.timed_out
@@ -43,13 +47,12 @@ def test_a_build_stops_once_the_caller_has_seen_enough(docker_client, leaves_not
 
 
 def test_a_build_that_overruns_its_time_is_stopped_at_the_running_step(
-    docker_client, leaves_nothing_behind, tmp_path
+    engine, docker_client, leaves_nothing_behind, tmp_path
 ):
-    dockerfile = sleeping_build(tmp_path)
     before = every_image(docker_client)
-    with Sandbox(docker_client, owner="tests") as sandbox:
-        built = sandbox.build(tmp_path, dockerfile, f"{TAG_PREFIX}slow:{sandbox.session}",
-                              throwaway=True, timeout_s=8)
+    with engine.session(owner="tests") as sandbox:
+        built = sandbox.build(request(tmp_path, f"{TAG_PREFIX}slow:{sandbox.session}", 8),
+                              throwaway=True)
     assert built.timed_out and not built.ok and not built.stopped
     assert "took longer than 8 s and was stopped" in built.error
     assert built.failing_step.instruction == "RUN sleep 600"

@@ -2,12 +2,11 @@
 
 import pytest
 
-from grader.checks.build import line_of_step
-from grader.dockerfile import Dockerfile
+from grader.dockerfile import Dockerfile, line_of_step
+from grader.pipeline.steps.build import BUILD
 from grader.results import Status
-from grader.sandbox import Sandbox
 
-from .conftest import REPO, SUBMISSIONS, TAG_PREFIX, by_rule
+from .conftest import SUBMISSIONS, by_rule, jobs_for
 
 pytestmark = pytest.mark.engine
 
@@ -20,12 +19,12 @@ def test_valid_docker_in_another_style_scores_everything(grade_submission, folde
     assert lab.points == lab.max_points
 
 
-def test_platform_args_leave_step_numbers_and_lines_the_learners(docker_client,
+def test_platform_args_leave_step_numbers_and_lines_the_learners(lab4, engine,
                                                                  leaves_nothing_behind):
-    dockerfile = SUBMISSIONS / "buildkit-platform" / "lab" / "Dockerfile"
-    with Sandbox(docker_client, owner="tests") as sandbox:
-        built = sandbox.build(REPO / "apps" / "greeter", dockerfile,
-                              f"{TAG_PREFIX}platform:{sandbox.session}", throwaway=True)
+    submission = SUBMISSIONS / "buildkit-platform"
+    dockerfile = submission / "lab" / "Dockerfile"
+    with engine.session(owner="tests") as sandbox:
+        built = jobs_for(lab4, submission, sandbox, ["lab"])["lab"].value(BUILD).outcome
     assert built.ok, built.error
     parsed = Dockerfile.parse(dockerfile)
     learners = [step for step in built.steps if "dockerlab." not in step.instruction]

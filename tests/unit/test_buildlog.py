@@ -1,6 +1,6 @@
 """Reading the classic builder's log, as printed by Docker 20.10."""
 
-from grader.buildlog import created_images, follow_step, without_added_first_line
+from grader.engine.buildlog import created_images, follow_step, without_added_first_line
 
 LOG = """\
 Step 1/5 : FROM diamol/golang AS builder

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.checks.build import line_of_step
 from grader.dockerfile import (
+    line_of_step,
     Dockerfile,
     DockerfileSyntaxError,
     declare_platform_args,

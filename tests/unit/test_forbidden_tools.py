@@ -1,7 +1,7 @@
 """Replaying image layers the way the storage driver does: what ships, what is hidden."""
 
 from grader.checks.forbidden_tools import find_tools
-from grader.sandbox import ImageLayer, LayerEntry
+from grader.engine import ImageLayer, LayerEntry
 
 
 def layer(index, command, *entries):

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from grader.checks import lint
-from grader.context import ExerciseContext
-from grader.dockerfile import Dockerfile
 from grader.errors import SpecError
+from grader.pipeline.job import ExerciseJob
+from grader.pipeline.steps import parse
 from grader.results import Outcome
 from grader.spec import load_lab
+from tests.fake_engine import FakeEngine, exercise_jobs
 
 STATIC_KINDS = ["stages", "final-base", "dependency-order", "instructions", "lint"]
 MINIMAL_PARAMETERS = {
@@ -31,14 +31,15 @@ COPY --from=builder /server /web/server
 """
 
 
-def context_for(
+def job_for(
     tmp_path: Path,
     dockerfile: str | None,
     *checks: dict,
     build: dict | None = None,
     files: tuple[str, ...] = (),
-) -> ExerciseContext:
-    """One exercise whose Dockerfile and build context live in tmp_path/app."""
+) -> ExerciseJob:
+    """One exercise whose Dockerfile and build context live in tmp_path/app, graded on a
+    fake engine (static checks never call it)."""
     app = tmp_path / "app"
     app.mkdir(exist_ok=True)
     for name in files:
@@ -63,20 +64,17 @@ def context_for(
     }
     (tmp_path / "lab.yml").write_text(json.dumps(lab))  # JSON is YAML too
     spec = load_lab(tmp_path / "lab.yml")
-    exercise = spec.exercises[0]
-    path = tmp_path / exercise.dockerfile
-    return ExerciseContext(
-        lab=spec,
-        exercise=exercise,
-        submission_dir=tmp_path,
-        sandbox=None,
-        dockerfile=Dockerfile.parse(path, exercise.build.build_args) if path.is_file() else None,
-    )
+    return exercise_jobs(spec, tmp_path, FakeEngine().session())["app"]
 
 
 def outcome_of(tmp_path: Path, dockerfile: str | None, check: dict, **options) -> Outcome:
-    context = context_for(tmp_path, dockerfile, check, **options)
-    return context.exercise.checks[0].run(context)
+    job = job_for(tmp_path, dockerfile, check, **options)
+    judged = job.exercise.checks[0]
+    for need in judged.needs():
+        assert job.fulfil(need) == "", f"{need} is unavailable"
+    outcome = judged.judge(job.facts)
+    assert job.sandbox.calls == [], "a static check must not call the engine"
+    return outcome
 
 
 def assert_fails_at(outcome: Outcome, line: int | None, *fragments: str) -> None:
@@ -100,10 +98,8 @@ def test_missing_dockerfile_is_a_failure_naming_the_path(tmp_path: Path, kind: s
 
 @pytest.mark.parametrize("kind", STATIC_KINDS)
 def test_every_kind_describes_itself(tmp_path: Path, kind: str):
-    context = context_for(
-        tmp_path, GO_TWO_STAGES, {"kind": kind, **MINIMAL_PARAMETERS.get(kind, {})}
-    )
-    check = context.exercise.checks[0]
+    job = job_for(tmp_path, GO_TWO_STAGES, {"kind": kind, **MINIMAL_PARAMETERS.get(kind, {})})
+    check = job.exercise.checks[0]
     assert check.describe() and check.rule_id.startswith("ML4-")
 
 
@@ -250,7 +246,7 @@ def test_final_base_accepts_scratch_only_when_listed(tmp_path: Path):
 
 def test_final_base_needs_allowed_or_forbidden(tmp_path: Path):
     with pytest.raises(SpecError, match="allowed"):
-        context_for(tmp_path, GO_TWO_STAGES, {"kind": "final-base"})
+        job_for(tmp_path, GO_TWO_STAGES, {"kind": "final-base"})
 
 
 # --- ML4-ORDER -----------------------------------------------------------------------------
@@ -338,7 +334,7 @@ def test_order_fails_when_the_step_is_missing(tmp_path: Path):
 
 def test_order_rejects_an_invalid_pattern(tmp_path: Path):
     with pytest.raises(SpecError, match="regular expression"):
-        context_for(tmp_path, GO_TWO_STAGES, {**NODE_INPUTS, "step": "npm (ci"})
+        job_for(tmp_path, GO_TWO_STAGES, {**NODE_INPUTS, "step": "npm (ci"})
 
 
 # --- ML4-INSTR -----------------------------------------------------------------------------
@@ -437,7 +433,7 @@ def test_lint_clean_file(tmp_path: Path):
 
 
 def test_lint_is_skipped_without_hadolint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(lint, "hadolint_binary", lambda: None)
+    monkeypatch.setattr(parse, "hadolint_binary", lambda: None)
     outcome = outcome_of(tmp_path, NEEDS_LINT, {"kind": "lint", "points": 2})
     assert outcome.passed
     assert outcome.what.startswith("Lint skipped: hadolint is not installed")
@@ -445,4 +441,4 @@ def test_lint_is_skipped_without_hadolint(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_lint_rejects_a_malformed_rule_code(tmp_path: Path):
     with pytest.raises(SpecError, match="ignore"):
-        context_for(tmp_path, GO_TWO_STAGES, {"kind": "lint", "ignore": ["3008"]})
+        job_for(tmp_path, GO_TWO_STAGES, {"kind": "lint", "ignore": ["3008"]})

@@ -1,0 +1,44 @@
+"""The boundary to Docker: the only package of the grader that imports the SDK.
+
+    connection  connect() -> Engine: one engine that answers
+    session     Sandbox: a grading session (builds, images, networks, containers, exec, HTTP),
+                labelled and released on close(); remove_leftovers()
+    build       the build, its time bound and the steps read from its log (buildlog)
+    images      image facts and layers
+    containers  limits, services, states, HTTP answers, the testinfra exec backend
+    admin       what the base-image set-up needs (pulls, imports, recipe builds, disk)
+    errors      SDK errors turned into the project's own
+
+Everything returned is a plain dataclass of this package; every SDK failure leaves as
+`grader.errors.EngineError`.
+"""
+
+from grader.engine.build import BuildOutcome, BuildRequest
+from grader.engine.buildlog import BuildStep
+from grader.engine.connection import Engine, connect
+from grader.engine.containers import Completion, ContainerState, HttpAnswer, Limits, Service
+from grader.engine.errors import Cancelled, ContainerRefused
+from grader.engine.images import ImageFacts, ImageLayer, LayerEntry
+from grader.engine.session import OWNER_LABEL, SESSION_LABEL, Sandbox, remove_leftovers
+
+__all__ = [
+    "OWNER_LABEL",
+    "SESSION_LABEL",
+    "BuildOutcome",
+    "BuildRequest",
+    "BuildStep",
+    "Cancelled",
+    "Completion",
+    "ContainerRefused",
+    "ContainerState",
+    "Engine",
+    "HttpAnswer",
+    "ImageFacts",
+    "ImageLayer",
+    "LayerEntry",
+    "Limits",
+    "Sandbox",
+    "Service",
+    "connect",
+    "remove_leftovers",
+]

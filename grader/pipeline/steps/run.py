@@ -1,0 +1,239 @@
+"""Step `run`: the learner's containers on the lab network, and what they answer.
+
+Containers start as Docker Compose starts `depends_on` services: once the containers an
+exercise depends on have started (not answered), so the lab's services come up together;
+the checks that call an exercise wait until its dependencies have answered or failed.
+Each is removed once its own checks and those of the exercises calling it are judged.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from grader.engine import Completion, ContainerRefused, ContainerState, HttpAnswer, Limits, Service
+from grader.pipeline.facts import Need, Phase, Unavailable
+from grader.pipeline.steps.build import IMAGE
+
+if TYPE_CHECKING:
+    from grader.pipeline.job import ExerciseJob
+
+POLL_S = 0.1  # a poll is two engine calls and one HTTP request: cheap
+SETTLE_S = 2.0  # without an HTTP probe, "up" means still running after this long
+READY_PROBE_TIMEOUT_S = 2
+HTTP_TIMEOUT_S = 5
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """How the exercise's container fared: refused, exited, never answered, or ready."""
+
+    network: str
+    network_clash: tuple[str, ...] = ()  # why `network` is not the lab's own
+    service: Service | None = None
+    refused: str = ""  # the engine would not start it
+    exited: ContainerState | None = None  # it stopped by itself
+    ready: bool = False
+    answer: str = ""  # the ready probe's last answer ("HTTP 200", "ConnectionError")
+    after_s: float = 0.0
+    logs: str = ""  # the container's last lines when it did not become ready
+
+
+@dataclass(frozen=True)
+class Started(Need):
+    """The exercise's container started on the lab network, and whether it became ready."""
+
+    phase: ClassVar[Phase] = Phase.RUN
+
+    def requires(self, job: ExerciseJob) -> tuple[Need, ...]:
+        return (IMAGE,) if job.exercise.run is not None else ()
+
+    def provide(self, job: ExerciseJob) -> Readiness:
+        if job.exercise.run is None:
+            raise Unavailable("not checked: the lab gives this exercise no `run:` section")
+        spec = job.exercise.run
+        for dependency in spec.depends_on:
+            job.other(dependency).started.wait()
+        sandbox = job.sandbox
+        network = sandbox.lab_network(job.lab.network, job.lab.service_names)
+        clash = tuple(sandbox.network_clash)
+        try:
+            service = sandbox.start_service(
+                job.exercise.id,
+                job.value(IMAGE).id,
+                spec.name,
+                network=network,
+                aliases=spec.aliases,
+                env=spec.env,
+                ports=spec.ports,
+                limits=limits(job),
+            )
+        except ContainerRefused as refused:
+            return Readiness(network, clash, refused=refused.reason)
+        finally:
+            job.started.set()
+        try:
+            return wait_until_ready(job, Readiness(network, clash, service))
+        finally:
+            job.settled.set()
+
+
+def limits(job: ExerciseJob) -> Limits:
+    spec = job.lab.limits
+    return Limits(memory_mb=spec.memory_mb, pids=spec.pids, cpus=spec.cpus)
+
+
+def wait_until_ready(job: ExerciseJob, started: Readiness) -> Readiness:
+    ready = job.exercise.run.ready
+    service, sandbox = started.service, job.sandbox
+    begun = time.monotonic()
+    deadline = begun + ready.timeout_s
+    last_answer = "no answer"
+    while time.monotonic() < deadline:
+        state = sandbox.container_state(service.container_id)
+        elapsed = time.monotonic() - begun
+        if not state.running:
+            return with_fields(started, exited=state, after_s=elapsed)
+        if ready.path is None:
+            if elapsed >= SETTLE_S:
+                return with_fields(started, ready=True, after_s=elapsed)
+        else:
+            answer = sandbox.http(service, "GET", ready.path, ready.port,
+                                  timeout_s=READY_PROBE_TIMEOUT_S)
+            if answer.status is not None and answer.status < 500:
+                return with_fields(started, ready=True, answer=str(answer.status),
+                                   after_s=time.monotonic() - begun)
+            last_answer = f"HTTP {answer.status}" if answer.status else answer.error
+        time.sleep(POLL_S)
+    logs = sandbox.container_state(service.container_id).logs
+    return with_fields(started, answer=last_answer, after_s=ready.timeout_s, logs=logs)
+
+
+def with_fields(readiness: Readiness, **fields) -> Readiness:
+    return Readiness(**{**vars(readiness), **fields})
+
+
+STARTED = Started()
+
+
+@dataclass(frozen=True)
+class Ready(Need):
+    """The exercise's running service, once it answered; the exercises it depends on have
+    answered (or failed) by then too, so calls that reach them through it are fair."""
+
+    phase: ClassVar[Phase] = Phase.RUN
+
+    def requires(self, job: ExerciseJob) -> tuple[Need, ...]:
+        return (STARTED,)
+
+    def provide(self, job: ExerciseJob) -> Service:
+        for dependency in job.exercise.run.depends_on:
+            job.other(dependency).settled.wait()
+        readiness = job.value(STARTED)
+        if not readiness.ready:
+            raise Unavailable("not checked: the container did not start and answer (ML4-RUN)")
+        return readiness.service
+
+
+READY = Ready()
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_status: int
+    stdout: str
+    stderr: str
+
+
+@dataclass(frozen=True)
+class Exec(Need):
+    """A shell command run in the running container (pytest-testinfra, exec API)."""
+
+    command: str
+
+    phase: ClassVar[Phase] = Phase.RUN
+
+    def requires(self, job: ExerciseJob) -> tuple[Need, ...]:
+        return (READY,)
+
+    def provide(self, job: ExerciseJob) -> ExecResult:
+        done = job.sandbox.host(job.value(READY)).run(self.command)
+        return ExecResult(done.rc, done.stdout or "", done.stderr or "")
+
+
+@dataclass(frozen=True)
+class Http(Need):
+    """One HTTP request to the exercise's service on a published container port."""
+
+    method: str
+    path: str
+    port: int = 80
+    json_text: str | None = None  # the JSON body, serialised (needs are hashable)
+    body: str | None = None
+
+    phase: ClassVar[Phase] = Phase.RUN
+
+    @classmethod
+    def of(cls, method: str, path: str, port: int = 80, json_body: Any = None,
+           body: str | None = None) -> Http:
+        encoded = None if json_body is None else json.dumps(json_body, sort_keys=True)
+        return cls(method, path, port, encoded, body)
+
+    def requires(self, job: ExerciseJob) -> tuple[Need, ...]:
+        return (READY,)
+
+    def provide(self, job: ExerciseJob) -> HttpAnswer:
+        service = job.value(READY)
+        answer = job.sandbox.http(
+            service,
+            self.method,
+            self.path,
+            self.port,
+            json_body=None if self.json_text is None else json.loads(self.json_text),
+            body=self.body,
+            timeout_s=HTTP_TIMEOUT_S,
+        )
+        if answer.status is not None:
+            return answer
+        logs = job.sandbox.container_state(service.container_id).logs
+        return HttpAnswer(None, error=answer.error, logs=logs)
+
+
+@dataclass(frozen=True)
+class ServedBy(Need):
+    """A GET to another exercise's service, once that one has answered or failed; None
+    when it is not running and ready."""
+
+    exercise: str
+    path: str
+    port: int = 80
+
+    phase: ClassVar[Phase] = Phase.RUN
+
+    def provide(self, job: ExerciseJob) -> HttpAnswer | None:
+        other = job.other(self.exercise)
+        if other is None:  # not graded in this run
+            return None
+        other.settled.wait()
+        readiness = other.known(STARTED)
+        if readiness is None or not readiness.ready:
+            return None
+        return job.sandbox.http(readiness.service, "GET", self.path, self.port,
+                                timeout_s=HTTP_TIMEOUT_S)
+
+
+@dataclass(frozen=True)
+class RunToCompletion(Need):
+    """The image's own command, run with no network until it exits (the chapter's 4.1)."""
+
+    timeout_s: float
+
+    phase: ClassVar[Phase] = Phase.RUN
+
+    def requires(self, job: ExerciseJob) -> tuple[Need, ...]:
+        return (IMAGE,)
+
+    def provide(self, job: ExerciseJob) -> Completion:
+        return job.sandbox.run_to_completion(job.value(IMAGE).id, self.timeout_s, limits(job))
