@@ -16,6 +16,7 @@ KINDS: dict[str, str] = {
     "forbidden-tools": "grader.checks.forbidden_tools:ForbiddenToolsCheck",
     "size": "grader.checks.size:SizeCheck",
     "metadata": "grader.checks.metadata:MetadataCheck",
+    "non-root-user": "grader.checks.user:NonRootUserCheck",
     "cache": "grader.checks.cache:CacheCheck",
     "http": "grader.checks.http:HttpCheck",
     "output": "grader.checks.output:OutputCheck",
