@@ -9,7 +9,7 @@ LABS   := $(notdir $(wildcard labs/*))
 # `make grade lab4 ARGS='image-gallery --format json'` passes more arguments.
 GRADE_ARGS := $(filter-out grade,$(MAKECMDGOALS))
 
-.PHONY: venv engine images grade test lint check bench docs clean $(LABS)
+.PHONY: venv engine images grade test test-fast lint check bench docs clean $(LABS)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,11 +34,15 @@ check: $(STAMP)
 test: lint images
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The unit tests alone: no engine, no images (tests marked `engine` are left out).
+test-fast: lint
+	$(BIN)/python -m pytest -m "not engine" tests/unit $(PYTEST_ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check grader tests benchmarks
 
 bench: images
-	$(BIN)/python benchmarks/grade_cache.py
+	$(BIN)/python -m benchmarks.grade_cache
 
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict
