@@ -111,8 +111,8 @@ class LintReport:
 @dataclass(frozen=True)
 class Lint(Need):
     """hadolint's findings on the Dockerfile, without the rules in `ignore`; None when
-    there is no Dockerfile. hadolint reads the file itself: one Docker rejects still gets
-    its advice."""
+    there is no Dockerfile. Like every static need, unavailable when the Dockerfile does
+    not parse (ML4-BUILD then shows Docker's own error)."""
 
     ignore: tuple[str, ...] = ()
 
