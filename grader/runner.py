@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Protocol
 
@@ -102,8 +102,9 @@ def run_jobs(
     pool = ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="exercise")
     futures: dict[str, Future] = {name: pool.submit(work, job) for name, job in jobs.items()}
     try:
-        wait(futures.values())
-        for future in futures.values():
+        # An engine failure in one job ends the wait at once: the others are cancelled below.
+        done, _ = wait(futures.values(), return_when=FIRST_EXCEPTION)
+        for future in done:
             future.result()  # an engine failure in any job, a prepared one too, stops grading
         return [futures[exercise.id].result() for exercise in selected]
     except BaseException:
