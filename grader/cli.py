@@ -1,4 +1,5 @@
-"""The `dockerlab` command. Exit codes: 0 at or above the pass mark, 1 below it, 2 when
+"""The `dockerlab` command. Exit codes: 0 when the lab's verdict passes (its required checks
+passed and the pass mark is reached: docs/reference/verdict.md), 1 when it fails, 2 when
 grading could not run (no engine, bad spec, missing folder), 130 on Ctrl-C."""
 
 from __future__ import annotations

@@ -60,7 +60,8 @@ def grade(
     config = config or RunConfig()
     selected = [lab.exercise(name) for name in only] if only else list(lab.exercises)
     started = time.monotonic()
-    result = LabResult(lab.id, lab.title, str(submission), lab.pass_mark)
+    result = LabResult(lab.id, lab.title, str(submission), lab.pass_mark,
+                       verdict_policy=lab.verdict)
     in_order = InLabOrder(progress or SilentProgress(), [exercise.id for exercise in selected])
     with engine.session(config.owner) as sandbox:
         slots = threading.BoundedSemaphore(config.build_slots)

@@ -6,6 +6,7 @@ Every error names the file, the line and the field, e.g.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -23,6 +24,7 @@ from ruamel.yaml.error import YAMLError
 
 from grader.checks import KINDS, Check, all_check_classes
 from grader.errors import SpecError
+from grader.results import TOTAL_SCORE, VerdictPolicy
 
 SLUG = r"^[a-z0-9][a-z0-9-]*$"
 
@@ -36,6 +38,9 @@ class BuildSpec(Strict):
     timeout_s: float = Field(900, gt=0, description="Longest a build may take.")
     build_args: dict[str, str] = Field(default_factory=dict, description="--build-arg values.")
     target: str | None = Field(None, description="Stage to build, when not the last one.")
+    required: bool = Field(
+        False, description="A gate: the exercise fails unless the image builds (ML4-BUILD)."
+    )
 
 
 class ReadySpec(Strict):
@@ -56,6 +61,10 @@ class RunSpec(Strict):
     )
     ready: ReadySpec = Field(default_factory=ReadySpec, description="When it counts as up.")
     points: float = Field(10, ge=0, description="Points for a container that starts and stays up.")
+    required: bool = Field(
+        False, description="A gate: the exercise fails unless the container starts and answers "
+        "(ML4-RUN)."
+    )
     depends_on: list[str] = Field(
         default_factory=list,
         description="Exercises whose containers must run first; each is listed earlier in the "
@@ -69,6 +78,28 @@ class RunSpec(Strict):
             if not (0 < inside < 65536 and 0 < outside < 65536):
                 raise ValueError(f"port {inside}: {outside} is not a TCP port pair")
         return ports
+
+
+class HintSpec(Strict):
+    """A known trap: a pattern on a log and the advice to give when a failing check's
+    evidence matches it. The advice then leads that failure's "how to fix"."""
+
+    id: str = Field(pattern=SLUG, description="Stable name, shown with the advice.")
+    log: Literal["build", "container"] = Field(
+        description="Where to look: the build's output, or what the container said (its log, "
+        "the engine's refusal to start it, a command's output)."
+    )
+    pattern: str = Field(description="Regular expression (Python syntax) searched in that log.")
+    advice: str = Field(description="The likely cause and what to do, in a sentence or two.")
+
+    @field_validator("pattern")
+    @classmethod
+    def compiles(cls, pattern: str) -> str:
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise ValueError(f"not a regular expression: {error}") from None
+        return pattern
 
 
 def check_union() -> Any:
@@ -91,6 +122,9 @@ class ExerciseSpec(Strict):
     build: BuildSpec = Field(default_factory=BuildSpec, description="The build (ML4-BUILD).")
     run: RunSpec | None = Field(None, description="Run the image on the lab network (ML4-RUN).")
     checks: list[CheckSpec] = Field(default_factory=list, description="Checks, below.")  # type: ignore[valid-type]
+    hints: list[HintSpec] = Field(
+        default_factory=list, description="Hints for this exercise, tried before the lab's."
+    )
 
     def all_checks(self) -> list[Check]:
         """The checks of this exercise: ML4-BUILD and (with a `run:`) ML4-RUN, which its
@@ -98,9 +132,10 @@ class ExerciseSpec(Strict):
         from grader.checks.build import BuildCheck
         from grader.checks.run import RunCheck
 
-        implicit: list[Check] = [BuildCheck(points=self.build.points)]
+        implicit: list[Check] = [BuildCheck(points=self.build.points,
+                                            required=self.build.required)]
         if self.run is not None:
-            implicit.append(RunCheck(points=self.run.points))
+            implicit.append(RunCheck(points=self.run.points, required=self.run.required))
         return implicit + list(self.checks)
 
     @model_validator(mode="after")
@@ -127,10 +162,22 @@ class LabSpec(Strict):
     version: Literal[1] = Field(description="Spec format version.")
     id: str = Field(pattern=SLUG, description="Lab name, as in `dockerlab grade <id>`.")
     title: str = Field(description="Shown at the top of every report.")
-    pass_mark: float = Field(ge=0, le=100, description="Percent needed to pass.")
+    pass_mark: float = Field(
+        ge=0, le=100, description="Percent needed to pass: of the total, and (with "
+        "`verdict: every-exercise`) of each exercise's points."
+    )
+    verdict: VerdictPolicy = Field(
+        TOTAL_SCORE,
+        description="How the lab's verdict is reached. `total-score`: the total reaches the "
+        "pass mark and no required check failed. `every-exercise`: every exercise passes its "
+        "required checks and reaches the pass mark. See docs/reference/verdict.md.",
+    )
     network: str = Field("nat", description="Docker network the containers share.")
     limits: LimitsSpec = Field(default_factory=LimitsSpec, description="Resource limits (below).")
     solution: str = Field("solution", description="Reference solutions, relative to the lab folder.")
+    hints: list[HintSpec] = Field(
+        default_factory=list, description="Hints for every exercise (see `hints:` below)."
+    )
     exercises: list[ExerciseSpec] = Field(
         min_length=1, description="Graded in this order; a service must come before its callers."
     )
@@ -181,6 +228,19 @@ class LabSpec(Strict):
     @property
     def solution_dir(self) -> Path:
         return self.lab_dir / self.solution
+
+    @model_validator(mode="after")
+    def hint_ids_are_unique(self) -> LabSpec:
+        for exercise in self.exercises:
+            ids = [hint.id for hint in self.hints_for(exercise)]
+            repeated = sorted({name for name in ids if ids.count(name) > 1})
+            if repeated:
+                raise ValueError(f"hint id '{repeated[0]}' is used twice for '{exercise.id}'")
+        return self
+
+    def hints_for(self, exercise: ExerciseSpec) -> list[HintSpec]:
+        """The exercise's own hints first, then the lab's."""
+        return [*exercise.hints, *self.hints]
 
     def exercise(self, exercise_id: str) -> ExerciseSpec:
         for exercise in self.exercises:

@@ -14,7 +14,15 @@ from pydantic_core import PydanticUndefined
 
 from grader.checks import KINDS, check_class
 from grader.checks.base import Check
-from grader.spec import BuildSpec, ExerciseSpec, LabSpec, LimitsSpec, ReadySpec, RunSpec
+from grader.spec import (
+    BuildSpec,
+    ExerciseSpec,
+    HintSpec,
+    LabSpec,
+    LimitsSpec,
+    ReadySpec,
+    RunSpec,
+)
 
 SECTIONS = [
     ("Lab (top level)", LabSpec),
@@ -23,6 +31,7 @@ SECTIONS = [
     ("`build:`", BuildSpec),
     ("`run:`", RunSpec),
     ("`run.ready:`", ReadySpec),
+    ("`hints[]` (lab and exercise)", HintSpec),
 ]
 
 INTRO = """\
@@ -36,8 +45,11 @@ starter folder and for the solutions.
 
 Paths: `dockerfile` is relative to the submission folder (the lab folder for learners,
 `solution/` with `--solution`, any folder with `--path`); `context` is relative to the
-lab folder (the apps are shared, not the learner's). Points are summed per lab; the pass
-mark is a percent of the total. A check with `points: 0` is advice: shown, never scored.
+lab folder (the apps are shared, not the learner's). Points are summed per exercise and per
+lab; the pass mark is a percent. A check with `required: true` is a gate: its exercise fails
+unless it passes, whatever the score; `verdict:` says how exercises and gates make the lab's
+verdict (see the [verdict policy](reference/verdict.md)). A check with `points: 0` is advice:
+shown, never scored (unless it is required: then it is a gate worth no points).
 
 This page is generated from the models in `grader/spec.py` and `grader/checks/`
 (`python -m grader.specdoc > docs/spec.md`).
@@ -86,8 +98,9 @@ def render() -> str:
         skip = {"checks"} if model is ExerciseSpec else set()
         parts.append(f"## {title}\n\n{table(model, skip)}\n")
     parts.append(
-        "## `checks[]`\n\nEach entry has a `kind`; besides `points` and `title` (shown in reports), "
-        "its keys are:\n"
+        "## `checks[]`\n\nEach entry has a `kind`, and these keys whatever its kind "
+        "(`required` makes it a gate: [verdict policy](reference/verdict.md)):\n\n"
+        f"{table(Check)}\n\nThe keys of each kind:\n"
     )
     common = set(Check.model_fields)
     for kind in KINDS:

@@ -32,10 +32,13 @@ from grader.engine import (
     Completion,
     ContainerRefused,
     ContainerState,
+    HistoryRow,
     HttpAnswer,
     ImageFacts,
+    ImageHistory,
     ImageLayer,
     Limits,
+    Listener,
     Service,
 )
 from grader.engine.buildlog import follow_step, without_added_first_line
@@ -120,9 +123,12 @@ class Exits:
 
 @dataclass(frozen=True)
 class Silent:
-    """The container runs but never answers HTTP (e.g. it listens on the wrong port)."""
+    """The container runs but never answers HTTP: it listens on `listening` (None: a look
+    at it fails) and is idle, or `busy` using one whole CPU."""
 
     logs: str = ""
+    listening: tuple[Listener, ...] | None = ()
+    busy: bool = False
 
 
 @dataclass(frozen=True)
@@ -145,6 +151,7 @@ class Recorded:
     image_id: str | None = None  # default: sha256:<exercise>
     image: dict[str, Any] = field(default_factory=dict)  # ImageFacts fields
     layers: list[ImageLayer] = field(default_factory=list)
+    history: ImageHistory | None = None  # default: one row per layer, nothing known of its base
     # The cache probe's rebuild, given its request (the changed copy of the context):
     probe: Build | Callable[[BuildRequest], Build] = field(
         default_factory=lambda: Build(cached=True)
@@ -167,8 +174,10 @@ class Call:
 
 class FakeEngine:
     def __init__(self, recorded: dict[str, Recorded] | None = None,
-                 network_clash: list[str] | None = None):
-        self.recorded = recorded or {}
+                 network_clash: list[str] | None = None,
+                 bases: dict[str, ImageHistory] | None = None):
+        self.recorded = recorded or {}  # a reference solution's build: "<exercise>:reference"
+        self.bases = bases or {}  # base images by name; any other is not in the engine
         self.network_clash = network_clash or []  # names already answering on the lab network
         self.platform_args = platform_args("linux", "amd64")
         self.sandboxes: list[FakeSandbox] = []
@@ -199,6 +208,7 @@ class FakeSandbox:
         self._lock = threading.Lock()
         self._started: dict[str, tuple[str, float]] = {}  # container -> exercise, start time
         self._removed: set[str] = set()
+        self._clock_at_start: dict[str, float] = {}  # container -> the run step's clock
 
     def __enter__(self) -> FakeSandbox:
         return self
@@ -279,6 +289,19 @@ class FakeSandbox:
         self._record("image_layers", exercise, ref=ref)
         return self.engine.of(exercise).layers
 
+    def image_history(self, ref: str) -> ImageHistory | None:
+        if ref in self.engine.bases or not ref.startswith("sha256:"):
+            self._record("image_history", None, ref=ref)
+            return self.engine.bases.get(ref)
+        exercise = self._exercise_of_image(ref)
+        self._record("image_history", exercise, ref=ref)
+        recorded = self.engine.of(exercise)
+        if recorded.history is not None:
+            return recorded.history
+        rows = tuple(HistoryRow(layer.created_by, sum(entry.size for entry in layer.entries))
+                     for layer in recorded.layers)
+        return ImageHistory(ref, rows, tuple(f"sha256:layer{n}" for n in range(len(rows))))
+
     def _exercise_of_image(self, ref: str) -> str:
         for exercise in self.engine.recorded:
             if self.engine.image_id(exercise) == ref:
@@ -304,6 +327,7 @@ class FakeSandbox:
         container_id = hex_id("container", self.session, exercise)
         with self._lock:
             self._started[container_id] = (exercise, time.monotonic())
+            self._clock_at_start[container_id] = run_step.time.monotonic()
         host_ports = {inside: 40000 + inside for inside in ports or {}}
         return Service(exercise, alias, f"dockerlab-{self.session}-{alias}", container_id,
                        host_ports)
@@ -323,6 +347,29 @@ class FakeSandbox:
         if isinstance(behaviour, Exits):
             return ContainerState(False, behaviour.code, behaviour.oom_killed, behaviour.logs)
         return ContainerState(True, None, False, behaviour.logs)
+
+    def listening(self, container_id: str) -> tuple[Listener, ...] | None:
+        """A Silent container's sockets; a starting server listens nowhere yet, an up one on
+        every port it publishes."""
+        exercise, started = self._started[container_id]
+        self._record("listening", exercise)
+        behaviour = self.engine.of(exercise).service
+        if isinstance(behaviour, Silent):
+            return behaviour.listening
+        (start_service,) = self.made("start_service", exercise)
+        up = isinstance(behaviour, Answers) and time.monotonic() - started >= behaviour.up_after_s
+        return tuple(Listener(port, "::") for port in start_service.args["ports"] or {}) if up else ()
+
+    def cpu_seconds(self, container_id: str) -> float | None:
+        """Busy (a Silent one that says so, or a server still starting): one CPU all along,
+        by the run step's clock (a test may make it a fake one); otherwise none at all."""
+        exercise, started = self._started[container_id]
+        self._record("cpu_seconds", exercise)
+        behaviour = self.engine.of(exercise).service
+        starting = isinstance(behaviour, Answers) and time.monotonic() - started < behaviour.up_after_s
+        if not (starting or isinstance(behaviour, Silent) and behaviour.busy):
+            return 0.0
+        return run_step.time.monotonic() - self._clock_at_start[container_id]
 
     def http(self, service: Service, method: str, path: str, port: int = 80, *,
              json_body: Any = None, body: str | None = None, timeout_s: float = 5) -> HttpAnswer:
@@ -374,9 +421,12 @@ class FakeHost:
 
 
 def exercise_of(request: BuildRequest, session: str) -> str:
-    """The learner's build is labelled with its exercise; the probe's tag ends with it."""
+    """The learner's build is labelled with its exercise (a reference solution's build too,
+    and tagged apart); the probe's tag ends with it."""
     if "dockerlab.exercise" in request.labels:
-        return request.labels["dockerlab.exercise"]
+        exercise = request.labels["dockerlab.exercise"]
+        reference = (request.tag or "").startswith("dockerlab-reference/")
+        return f"{exercise}:reference" if reference else exercise
     return request.tag.split(":", 1)[1].removeprefix(f"{session}-")
 
 

@@ -22,6 +22,11 @@ class Check(BaseModel):
 
     points: float = Field(0, ge=0, description="Points this check is worth; 0 makes it advisory.")
     title: str | None = Field(None, description="Overrides the generated title in reports.")
+    required: bool = Field(
+        False,
+        description="A gate: the exercise fails unless this check passes (skipped counts as "
+        "failed), whatever its score. See docs/reference/verdict.md.",
+    )
 
     rule_id: ClassVar[str]
 

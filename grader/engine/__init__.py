@@ -4,8 +4,8 @@
     session     Sandbox: a grading session (builds, images, networks, containers, exec, HTTP),
                 labelled and released on close(); remove_leftovers()
     build       the build, its time bound and the steps read from its log (buildlog)
-    images      image facts and layers
-    containers  limits, services, states, HTTP answers, the testinfra exec backend
+    images      image facts, history and layers
+    containers  limits, services, states, HTTP answers, listeners and CPU use, testinfra exec
     admin       what the base-image set-up needs (pulls, imports, recipe builds, disk)
     errors      SDK errors turned into the project's own
 
@@ -16,9 +16,16 @@ Everything returned is a plain dataclass of this package; every SDK failure leav
 from grader.engine.build import BuildOutcome, BuildRequest
 from grader.engine.buildlog import BuildStep
 from grader.engine.connection import Engine, connect
-from grader.engine.containers import Completion, ContainerState, HttpAnswer, Limits, Service
+from grader.engine.containers import (
+    Completion,
+    ContainerState,
+    HttpAnswer,
+    Limits,
+    Listener,
+    Service,
+)
 from grader.engine.errors import Cancelled, ContainerRefused
-from grader.engine.images import ImageFacts, ImageLayer, LayerEntry
+from grader.engine.images import HistoryRow, ImageFacts, ImageHistory, ImageLayer, LayerEntry
 from grader.engine.session import OWNER_LABEL, SESSION_LABEL, Sandbox, remove_leftovers
 
 __all__ = [
@@ -32,11 +39,14 @@ __all__ = [
     "ContainerRefused",
     "ContainerState",
     "Engine",
+    "HistoryRow",
     "HttpAnswer",
     "ImageFacts",
+    "ImageHistory",
     "ImageLayer",
     "LayerEntry",
     "Limits",
+    "Listener",
     "Sandbox",
     "Service",
     "connect",

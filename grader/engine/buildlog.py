@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 STEP_LINE = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 RUNNING_IN = re.compile(r"^ ---> Running in ([0-9a-f]{12,64})")
 STEP_RESULT = re.compile(r"^ ---> ([0-9a-f]{12,64})$")
+BUILD_DONE = re.compile(r"^Successfully (?:built|tagged) ")  # also when a --target ends early
 PARSE_ERROR_LINE = re.compile(r"(parse error (?:on )?line )(\d+)", re.IGNORECASE)
 
 

@@ -1,5 +1,6 @@
-"""What an image is: its configuration and size (inspect), and its layers with the files each
-adds or deletes (read from `docker save`, so images with no shell are read too)."""
+"""What an image is: its configuration and size (inspect), its history (one row per instruction,
+with the size it added), and its layers with the files each adds or deletes (read from
+`docker save`, so images with no shell are read too)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,23 @@ class ImageLayer:
     index: int  # 0 = bottom
     created_by: str
     entries: list[LayerEntry]
+    history_index: int | None = None  # its row in the image's history (rows bottom first)
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    created_by: str
+    size: int  # bytes its layer adds, as `docker history` shows; 0 when it adds no layer
+
+
+@dataclass(frozen=True)
+class ImageHistory:
+    """An image's history, one row per instruction that made it (its base image's too), and
+    the content IDs of its layers (RootFS diff IDs); both bottom first."""
+
+    id: str
+    rows: tuple[HistoryRow, ...]
+    layer_ids: tuple[str, ...]
 
 
 def inspect(client: docker.DockerClient, ref: str) -> ImageFacts:
@@ -86,15 +104,34 @@ def layers(client: docker.DockerClient, ref: str) -> list[ImageLayer]:
                     listings[member.name] = list_layer(handle)
     manifest = json.loads(documents["manifest.json"])[0]
     config = json.loads(documents[manifest["Config"]])
-    commands = [
-        entry.get("created_by", "")
-        for entry in config.get("history", [])
+    made = [
+        (row, entry.get("created_by", ""))
+        for row, entry in enumerate(config.get("history", []))
         if not entry.get("empty_layer")
     ]
-    return [
-        ImageLayer(index, commands[index] if index < len(commands) else "", listings.get(name, []))
-        for index, name in enumerate(manifest["Layers"])
-    ]
+    layers = []
+    for index, name in enumerate(manifest["Layers"]):
+        row, command = made[index] if index < len(made) else (None, "")
+        layers.append(ImageLayer(index, command, listings.get(name, []), row))
+    return layers
+
+
+def history(client: docker.DockerClient, ref: str) -> ImageHistory | None:
+    """The image's history rows and layer IDs (`docker history`, `docker inspect`); None
+    when the engine has no such image (e.g. a base image removed since the build)."""
+    try:
+        attrs = client.api.inspect_image(ref)
+        rows = client.api.history(attrs["Id"])
+    except docker.errors.NotFound:
+        return None
+    return ImageHistory(
+        id=attrs["Id"],
+        rows=tuple(
+            HistoryRow(row.get("CreatedBy") or "", int(row.get("Size") or 0))
+            for row in reversed(rows)  # the engine lists the newest first
+        ),
+        layer_ids=tuple((attrs.get("RootFS") or {}).get("Layers") or ()),
+    )
 
 
 def list_layer(handle) -> list[LayerEntry]:

@@ -26,10 +26,11 @@ from grader.engine.containers import (
     ExecBackend,
     HttpAnswer,
     Limits,
+    Listener,
     Service,
 )
 from grader.engine.errors import Cancelled, ContainerRefused, api_message, translated
-from grader.engine.images import ImageFacts, ImageLayer
+from grader.engine.images import ImageFacts, ImageHistory, ImageLayer
 
 OWNER_LABEL = "dockerlab.owner"
 SESSION_LABEL = "dockerlab.session"
@@ -98,6 +99,11 @@ class Sandbox:
     @translated("reading the image's layers")
     def image_layers(self, ref: str) -> list[ImageLayer]:
         return images.layers(self.client, ref)
+
+    @translated("reading an image's history")
+    def image_history(self, ref: str) -> ImageHistory | None:
+        """Its history rows and layer IDs; None when the engine has no such image."""
+        return images.history(self.client, ref)
 
     # -- networks and containers ----------------------------------------------------------
 
@@ -205,6 +211,20 @@ class Sandbox:
     def container_state(self, container_id: str, log_lines: int = 20) -> ContainerState:
         self._going_on()
         return containers.state_of(self.client, container_id, log_lines)
+
+    @translated("looking at what a container listens on")
+    def listening(self, container_id: str) -> tuple[Listener, ...] | None:
+        """The TCP sockets listening in a running container, read by a throw-away helper
+        container (labelled, removed at once) that shares its network namespace; None when
+        it could not look (the container stopped, or the helper image is missing)."""
+        self._going_on()
+        return containers.look_at_listeners(self.client, container_id, self.labels)
+
+    @translated("reading a container's CPU use")
+    def cpu_seconds(self, container_id: str) -> float | None:
+        """The CPU time the container has used since it started (the engine's stats)."""
+        self._going_on()
+        return containers.cpu_seconds(self.client, container_id)
 
     def http(self, service: Service, method: str, path: str, port: int = 80, **options: Any) -> HttpAnswer:
         """Call a service's published port; an answer that never came is an HttpAnswer too."""

@@ -57,6 +57,15 @@ class Need:
     def provide(self, job: ExerciseJob) -> Any:
         raise NotImplementedError
 
+    def remembered_by(self, job: ExerciseJob) -> str:
+        """For a costly need: what its value depends on besides the image and the Dockerfile
+        (e.g. the hash of another Dockerfile it builds); part of the remembered outcome's key."""
+        return ""
+
+    def evidence(self, value: Any) -> dict[str, str]:
+        """What `value` says in a log a lab's hints search: {"build" | "container": text}."""
+        return {}
+
 
 @dataclass(frozen=True)
 class DockerfileFacts:

@@ -20,6 +20,7 @@ from grader.errors import EngineError
 from grader.memo import remembered
 from grader.pipeline.config import RunConfig
 from grader.pipeline.facts import Facts, Need, Unavailable
+from grader.pipeline.hints import evidence_of, led_by_hint
 from grader.pipeline.steps.build import IMAGE
 from grader.pipeline.steps.parse import read_dockerfile
 from grader.pipeline.steps.run import STARTED
@@ -171,21 +172,31 @@ class ExerciseJob:
                 return to_result(check, self.exercise.id, None, reason)
             key = {"image": self.facts[IMAGE].id, "rule": check.rule_id,
                    "check": check.model_dump(mode="json"), "file": self.facts.dockerfile.display,
-                   "text": self.facts.dockerfile.sha256}
+                   "text": self.facts.dockerfile.sha256,
+                   "hints": [hint.model_dump() for hint in self.lab.hints_for(self.exercise)],
+                   "needs": [need.remembered_by(self) for need in needs if need.costly]}
             try:
                 # A grader bug raises through `remembered`, so it is not remembered.
                 outcome = guarded(lambda: remembered(key, lambda: self.judge_costly(check, needs)))
             except Unavailable as missing:
                 return to_result(check, self.exercise.id, None, missing.reason)
         else:
-            outcome = guarded(lambda: check.judge(self.facts))
+            outcome = self.hinted(needs, guarded(lambda: check.judge(self.facts)))
         return to_result(check, self.exercise.id, (outcome, time.monotonic() - started), "")
+
+    def hinted(self, needs: tuple[Need, ...], outcome: Outcome) -> Outcome:
+        """A failing outcome led by the first of the lab's hints its evidence matches."""
+        if outcome.passed:
+            return outcome
+        with self._lock:
+            fulfilled = [(need, self._values[need]) for need in needs if need in self._values]
+        return led_by_hint(outcome, self.lab.hints_for(self.exercise), evidence_of(fulfilled))
 
     def judge_costly(self, check: Check, needs: tuple[Need, ...]) -> Outcome:
         reason = self._first_missing(needs)
         if reason:
             raise Unavailable(reason)
-        return check.judge(self.facts)
+        return self.hinted(needs, check.judge(self.facts))
 
 
 def ordered(checks: list[Check]) -> list[Check]:
@@ -216,13 +227,14 @@ def to_result(
         title=check.display_title,
         exercise=exercise,
         max_points=check.points,
+        required=check.required,
     )
     if timed_outcome is None:
         return CheckResult(status=Status.SKIPPED, points=0, what=skip_reason, **common)
     outcome, duration = timed_outcome
     if outcome.passed:
         status = Status.PASSED
-    elif check.points == 0:
+    elif check.points == 0 and not check.required:
         status = Status.ADVICE  # a zero-point check advises, it never fails anyone
     else:
         status = Status.FAILED

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-import math
 import re
 
-from grader.results import CheckResult, LabResult
+from grader.results import (
+    CheckResult,
+    ExerciseResult,
+    LabResult,
+    reaches,
+    shown_percent,
+)
 
 # ANSI escape sequences (colours, cursor moves) and the control characters XML 1.0 forbids:
 # build logs carry both, and neither belongs in a report.
 ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+GATE_NOTE = "a required check: {exercise} cannot pass until it does"
 
 
 def clean_text(text: str) -> str:
@@ -40,7 +46,7 @@ def number(value: float) -> str:
 
 def percent(result: LabResult) -> str:
     # Rounded down, so a score just below the pass mark never displays as reaching it.
-    return f"{math.floor(result.percent * 10) / 10:g}%"
+    return shown_percent(result.percent)
 
 
 def verdict(result: LabResult) -> str:
@@ -55,6 +61,28 @@ def score_line(result: LabResult) -> str:
     )
 
 
+def verdict_lines(result: LabResult) -> list[str]:
+    """'Verdict: FAILED — every exercise must … (70%).' and, indented, each reason: the lab's
+    verdict as every format words it, naming the gates that failed."""
+    head = f"Verdict: {verdict(result)} — {result.verdict_rule}."
+    return [head, *(f"  - {reason}" for reason in result.verdict_reasons)]
+
+
+def exercise_verdict(result: LabResult, exercise: ExerciseResult) -> str:
+    """'passed', or 'FAILED: required ML4-TOOLS, below 70%' — one exercise's verdict, short
+    enough for a table caption (the verdict lines give the reasons in full)."""
+    if result.exercise_passed(exercise):
+        return "passed"
+    gates = list(dict.fromkeys(gate.rule_id for gate in exercise.failed_gates))
+    causes = []
+    if gates:
+        causes.append("required " + ", ".join(gates) if len(gates) <= 2
+                      else f"{len(gates)} required checks")
+    if not reaches(exercise.percent, result.pass_mark):
+        causes.append(f"below {number(result.pass_mark)}%")
+    return "FAILED: " + ", ".join(causes)
+
+
 def check_label(check: CheckResult) -> str:
     """'ML4-SIZE image-gallery: final image ≤ 30 MB' — how every format names one check."""
     return f"{check.rule_id} {check.name}"
@@ -64,6 +92,7 @@ def explanation_fields(check: CheckResult) -> list[tuple[str, str]]:
     """The what / where / how-to-fix / docs of a finding, skipping what the check left empty."""
     fields = [
         ("what", check.what),
+        ("gate", GATE_NOTE.format(exercise=check.exercise) if check.failed_gate else ""),
         ("where", str(check.location) if check.location else ""),
         ("how to fix", check.fix),
         ("docs", check.docs_page),

@@ -17,6 +17,7 @@ from grader.reporters.formatting import (
     score_line,
     tail_lines,
     verdict,
+    verdict_lines,
 )
 from grader.results import CheckResult, LabResult, Status
 
@@ -25,7 +26,8 @@ DETAIL_LINES = 40
 
 
 def render(result: LabResult, workspace: str | None = None) -> str:
-    """One workflow command per failure (::error) and per advice (::notice), then the score.
+    """One workflow command per failure (::error) and per advice (::notice), one ::error for a
+    failed verdict naming its reasons (the gates that failed), then the score.
 
     Annotation paths must be relative to the repository root: an absolute submission path is
     made relative to `workspace` (default: $GITHUB_WORKSPACE, else the current directory).
@@ -36,6 +38,10 @@ def render(result: LabResult, workspace: str | None = None) -> str:
         for check in result.checks
         if check.status in COMMANDS
     ]
+    if not result.passed:
+        title = escape_property(f"{result.lab} verdict: {verdict(result)}")
+        message = clean_text("\n".join(verdict_lines(result)))
+        lines.append(f"::error title={title}::{escape_data(message)}")
     return "\n".join([*lines, score_line(result), result.summary_line()]) + "\n"
 
 
@@ -46,6 +52,8 @@ def workflow_command(command: str, check: CheckResult, submission: str, workspac
         if check.location.line:
             properties["line"] = str(check.location.line)
     properties["title"] = f"{check.rule_id} {check.exercise}"
+    if check.required:
+        properties["title"] += " (required)"
     message = check.what + (f" — fix: {check.fix}" if check.fix else "")
     rendered = ",".join(f"{key}={escape_property(value)}" for key, value in properties.items())
     return f"::{command} {rendered}::{escape_data(clean_text(message))}"
@@ -92,6 +100,10 @@ def summary_markdown(result: LabResult) -> str:
         )
     lines.append(f"| **Total** | **{number(result.points)}/{number(result.max_points)}** "
                  f"({percent(result)}) | | | |")
+    head, *_ = verdict_lines(result)
+    lines += ["", "### Verdict", "", md(head)]
+    if result.verdict_reasons:
+        lines += ["", *(f"- {md(reason)}" for reason in result.verdict_reasons)]
     for heading, status in (("Failed checks", Status.FAILED), ("Advice", Status.ADVICE)):
         checks = [check for check in result.checks if check.status is status]
         if checks:
@@ -100,7 +112,9 @@ def summary_markdown(result: LabResult) -> str:
     skipped = [check for check in result.checks if check.status is Status.SKIPPED]
     if skipped:
         lines += ["", "### Skipped", ""]
-        lines += [f"- `{check.rule_id}` {md(check.name)} — {md(check.what)}" for check in skipped]
+        lines += [f"- `{check.rule_id}` {md(check.name)} — {md(check.what)}"
+                  + (" (**required**: a failed gate)" if check.failed_gate else "")
+                  for check in skipped]
     return "\n".join(lines) + "\n"
 
 

@@ -1,11 +1,22 @@
-"""Gradescope autograder results (`/autograder/results/results.json`): one test per check."""
+"""Gradescope autograder results (`/autograder/results/results.json`): one test per check.
+
+Gradescope knows scores, not verdicts: the lab's verdict and the gates that failed lead the
+top-level output, and a required check is named so and tagged `required`.
+"""
 
 from __future__ import annotations
 
 import json
 import math
 
-from grader.reporters.formatting import check_label, clean_text, plain_explanation, score_line
+from grader.reporters.formatting import (
+    GATE_NOTE,
+    check_label,
+    clean_text,
+    plain_explanation,
+    score_line,
+    verdict_lines,
+)
 from grader.results import CheckResult, LabResult, Status
 
 DETAIL_LINES = 40
@@ -21,7 +32,7 @@ def render(result: LabResult) -> str:
         "score": result.points,  # given explicitly, it overrides Gradescope's sum of the tests
         "max_score": result.max_points,
         "execution_time": math.ceil(result.duration_s),  # whole seconds
-        "output": f"{score_line(result)}\n{result.summary_line()}",
+        "output": "\n".join([*verdict_lines(result), score_line(result), result.summary_line()]),
         "visibility": "visible",
         "stdout_visibility": "visible",
         "tests": tests,
@@ -32,7 +43,7 @@ def render(result: LabResult) -> str:
 def gradescope_test(number: str, check: CheckResult) -> dict:
     advice = check.status is Status.ADVICE
     return {
-        "name": check_label(check),
+        "name": check_label(check) + (" (required)" if check.required else ""),
         "number": number,
         "score": 0 if advice else check.points,
         "max_score": 0 if advice else check.max_points,
@@ -40,7 +51,7 @@ def gradescope_test(number: str, check: CheckResult) -> dict:
         "status": "passed" if check.status in (Status.PASSED, Status.ADVICE) else "failed",
         "output": test_output(check),
         "output_format": "text",
-        "tags": [check.rule_id],
+        "tags": [check.rule_id, *(["required"] if check.required else [])],
         "visibility": "visible",
     }
 
@@ -49,6 +60,7 @@ def test_output(check: CheckResult) -> str:
     if check.status is Status.PASSED:
         return clean_text(check.what)
     if check.status is Status.SKIPPED:
-        return f"skipped: {clean_text(check.what)}"
+        gate = f"\ngate: {GATE_NOTE.format(exercise=check.exercise)}" if check.failed_gate else ""
+        return f"skipped: {clean_text(check.what)}{gate}"
     prefix = "advice (unscored)\n" if check.status is Status.ADVICE else ""
     return prefix + plain_explanation(check, DETAIL_LINES)

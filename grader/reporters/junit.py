@@ -2,14 +2,21 @@
 
 One <testsuite> per exercise, one <testcase> per check. That dialect allows no <properties>
 inside a <testcase>, so each check's points sit in its suite's <properties> instead,
-keyed by the testcase name.
+keyed by the testcase name. A required check that did not pass is a <failure>, also when it
+was skipped: its exercise failed that gate.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from grader.reporters.formatting import clean_text, number, plain_explanation
+from grader.reporters.formatting import (
+    GATE_NOTE,
+    clean_text,
+    exercise_verdict,
+    number,
+    plain_explanation,
+)
 from grader.results import CheckResult, ExerciseResult, LabResult, Status
 
 DETAIL_LINES = 60  # CI pages show long failure texts well; a whole build log would swamp them
@@ -21,9 +28,9 @@ def render(result: LabResult) -> str:
         "testsuites",
         name=f"{result.lab} — {result.title}",
         tests=str(len(checks)),
-        failures=str(result.count(Status.FAILED)),
+        failures=str(sum(fails(check) for check in checks)),
         errors="0",  # grader problems abort grading (exit code 2); they never reach a report
-        skipped=str(result.count(Status.SKIPPED)),
+        skipped=str(sum(skips(check) for check in checks)),
         time=seconds(result.duration_s),
     )
     for exercise in result.exercises:
@@ -37,17 +44,21 @@ def testsuite(result: LabResult, exercise: ExerciseResult) -> ET.Element:
         "testsuite",
         name=f"{result.lab}.{exercise.id}",
         tests=str(len(exercise.checks)),
-        failures=str(sum(check.status is Status.FAILED for check in exercise.checks)),
+        failures=str(sum(fails(check) for check in exercise.checks)),
         errors="0",
-        skipped=str(sum(check.status is Status.SKIPPED for check in exercise.checks)),
+        skipped=str(sum(skips(check) for check in exercise.checks)),
         time=seconds(sum(check.duration_s for check in exercise.checks)),
     )
     properties = ET.SubElement(suite, "properties")
     suite_properties = {"image": exercise.image, "score": number(exercise.points),
-                        "max_score": number(exercise.max_points)}
+                        "max_score": number(exercise.max_points),
+                        "verdict": exercise_verdict(result, exercise),
+                        "failed_gates": " ".join(gate.rule_id for gate in exercise.failed_gates)}
     for check in exercise.checks:
         suite_properties[f"points:{testcase_name(check)}"] = number(check.points)
         suite_properties[f"max_points:{testcase_name(check)}"] = number(check.max_points)
+        if check.required:
+            suite_properties[f"required:{testcase_name(check)}"] = "true"
     for name, value in suite_properties.items():
         ET.SubElement(properties, "property", name=clean_text(name), value=clean_text(value))
     for check in exercise.checks:
@@ -65,6 +76,11 @@ def testcase(result: LabResult, check: CheckResult) -> ET.Element:
     if check.status is Status.FAILED:
         failure = ET.SubElement(case, "failure", message=clean_text(check.what), type=check.rule_id)
         failure.text = plain_explanation(check, DETAIL_LINES)
+    elif fails(check):  # a required check skipped: a gate its exercise failed
+        message = clean_text(check.gate_text())
+        ET.SubElement(case, "failure", message=message, type=check.rule_id).text = (
+            f"{message}\ngate: {GATE_NOTE.format(exercise=check.exercise)}"
+        )
     elif check.status is Status.SKIPPED:
         ET.SubElement(case, "skipped", message=clean_text(check.what))
     elif check.status is Status.ADVICE:
@@ -72,6 +88,14 @@ def testcase(result: LabResult, check: CheckResult) -> ET.Element:
             check, DETAIL_LINES
         )
     return case
+
+
+def fails(check: CheckResult) -> bool:
+    return check.status is Status.FAILED or check.failed_gate
+
+
+def skips(check: CheckResult) -> bool:
+    return check.status is Status.SKIPPED and not check.failed_gate
 
 
 def testcase_name(check: CheckResult) -> str:

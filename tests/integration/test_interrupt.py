@@ -15,8 +15,9 @@ from tests.conftest import labelled
 from .conftest import REPO, TAG_PREFIX
 
 pytestmark = pytest.mark.engine
-# Its app never answers, so the grader waits (up to a minute) with the container running.
-NEVER_READY = REPO / "tests" / "submissions" / "wrong-port"
+# Its container is busy and never listens, so the grader waits (up to a minute) with the
+# container running (an idle one, or one on the wrong port, fails in seconds: ML4-RUN.md).
+NEVER_READY = REPO / "tests" / "submissions" / "ready-busy"
 
 
 def start_grading(**environment) -> subprocess.Popen:
@@ -36,6 +37,20 @@ def wait_for_its_container(client, grading: subprocess.Popen, and_probe_image=Fa
         assert grading.poll() is None, grading.communicate()
         assert time.monotonic() < deadline, "the grader never started a container"
         time.sleep(0.2)
+
+
+def settled_leftovers(client) -> list[str]:
+    """What a killed grading left, once the engine has finished on its own: the build step
+    that was running when the grader died has its temporary container removed by the engine
+    a moment later, which is not a leftover of ours."""
+    previous, deadline = None, time.monotonic() + 30
+    while time.monotonic() < deadline:
+        current = sorted(labelled(client, "grader"))
+        if current == previous:
+            return current
+        previous = current
+        time.sleep(1.0)
+    return previous
 
 
 def probe_images(client) -> list[str]:
@@ -70,7 +85,7 @@ def test_clean_removes_what_a_killed_grading_left(docker_client, leaves_nothing_
     finally:
         grading.kill()  # SIGKILL: no chance to clean up
         grading.communicate()
-    left = labelled(docker_client, "grader")
+    left = settled_leftovers(docker_client)
     assert running_containers(docker_client)
     assert any(item.startswith("sha256:") for item in left), f"no probe image in {left}"
 

@@ -77,7 +77,11 @@ def test_cli_exit_codes_follow_the_pass_mark(tmp_path):
         cwd=REPO, capture_output=True, text=True,
     )
     assert passed.returncode == 0, passed.stdout + passed.stderr
-    assert json.loads((tmp_path / "result.json").read_text())["percent"] == 100.0
+    solved = json.loads((tmp_path / "result.json").read_text())
+    assert solved["percent"] == 100.0
+    assert solved["verdict"]["passed"] and solved["verdict"]["reasons"] == []
+    assert all(exercise["passed"] and not exercise["failed_gates"]
+               for exercise in solved["exercises"])
     closing = [line for line in passed.stdout.splitlines() if line.strip()][-1]
     assert closing.endswith("0 failed")
     bad_spec = tmp_path / "lab.yml"

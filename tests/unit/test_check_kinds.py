@@ -274,12 +274,14 @@ class FakeClock:
 def test_run_fails_when_the_container_never_answers(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(run_step, "time", FakeClock())
-    engine = FakeEngine({"app": Recorded(service=Silent(logs="listening on :8080\n"))})
+    # Busy all along: still starting, as far as the grader can tell, so it waits it out.
+    engine = FakeEngine({"app": Recorded(service=Silent(logs="listening on :8080\n", busy=True))})
     run = service("web", ready={"path": "/health", "timeout_s": 5})
     result = result_of(graded(tmp_path, GO_TWO_STAGES, engine=engine, run=run), "ML4-RUN")
     assert_verdict(result, FAILED, 0,
                    "web did not answer GET /health on container port 80 within 5 s "
-                   "(last: ConnectionError).",
+                   "(last: ConnectionError). It waited 5.0 s; at 4.5 s it was busy (CPU 100 %) "
+                   "and listened on no TCP port.",
                    "The app must listen on port 80 inside the container",
                    "listening on :8080", at="app/Dockerfile:5")
 
@@ -415,7 +417,7 @@ def test_forbidden_tools_fails_when_the_sdk_ships(tmp_path: Path):
     engine = FakeEngine({"app": Recorded(layers=[BASE_LAYER, GO_LAYER, SERVER_LAYER])})
     result = result_of(graded(tmp_path, GO_TWO_STAGES, TOOLS, engine=engine), "ML4-TOOLS")
     assert_verdict(result, FAILED, 0, "`go` is in the final image at /usr/local/go/bin/go "
-                   "(added by `ADD file:77c in /`).", "`COPY --from=builder` just the built "
+                   "(added by layer 2: `ADD file:77c in /`).", "`COPY --from=builder` just the built "
                    "artifact", "go: /usr/local/go/bin/go", at="app/Dockerfile:5")
 
 

@@ -233,8 +233,9 @@ def test_github_annotates_failures_and_advice(lab_result):
     )
     assert lines[1].startswith("::notice file=submissions/alice/image-gallery/Dockerfile,line=1,")
     assert lines[2].startswith("::error file=submissions/alice/access-log/Dockerfile,line=4,")
+    assert lines[3].startswith("::error title=lab4 verdict%3A FAILED::Verdict: FAILED")
     assert lines[-1] == lab_result.summary_line()
-    assert len([line for line in lines if line.startswith("::")]) == 3
+    assert len([line for line in lines if line.startswith("::")]) == 4
 
 
 def test_github_paths_are_relative_to_the_workspace(lab_result):

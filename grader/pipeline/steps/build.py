@@ -59,6 +59,9 @@ class Build(Need):
             outcome = job.sandbox.build(build_request(job, dockerfile), on_line=job.progress_line)
         return BuildFacts(job.tag, timeout_s, outcome)
 
+    def evidence(self, value: BuildFacts) -> dict[str, str]:
+        return {"build": "\n".join(value.outcome.log)} if value.outcome else {}
+
 
 BUILD = Build()
 

@@ -64,6 +64,9 @@ class CacheProbe(Need):
                 )
         return ProbeFacts(rebuilt, step_running(rebuilt.steps, pattern))
 
+    def evidence(self, value: ProbeFacts) -> dict[str, str]:
+        return {"build": "\n".join(value.rebuilt.log)} if value.rebuilt else {}
+
 
 def step_running(steps: list[BuildStep], pattern: re.Pattern) -> BuildStep | None:
     """The first step whose instruction runs what `pattern` matches."""

@@ -13,7 +13,15 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from grader.engine import Completion, ContainerRefused, ContainerState, HttpAnswer, Limits, Service
+from grader.engine import (
+    Completion,
+    ContainerRefused,
+    ContainerState,
+    HttpAnswer,
+    Limits,
+    Listener,
+    Service,
+)
 from grader.pipeline.facts import Need, Phase, Unavailable
 from grader.pipeline.steps.build import IMAGE
 
@@ -24,6 +32,45 @@ POLL_S = 0.1  # a poll is two engine calls and one HTTP request: cheap
 SETTLE_S = 2.0  # without an HTTP probe, "up" means still running after this long
 READY_PROBE_TIMEOUT_S = 2
 HTTP_TIMEOUT_S = 5
+# A container that has not answered by GRACE_S is looked at from outside: what it listens on
+# (a helper container, 0.15-0.3 s) and its CPU use (the engine's stats: ~5 ms, up to 0.8 s
+# when another look sampled less than ~1.5 s before). An app that answers sooner is never
+# looked at. Looks grow sparser while it stays busy starting.
+GRACE_S = 3.0
+LOOK_EVERY_S = 1.5  # at least: the engine's stats answer at once only ~1.5 s after the last
+LOOK_BACKOFF = 0.25  # ... and at least this share of its age: 2.5 s apart at 10 s, 7.5 s at 30 s
+IDLE_CPU_SHARE = 0.05  # below 5 % of its CPU limit: doing nothing (a JVM starting uses ~100 %)
+
+
+@dataclass(frozen=True)
+class Look:
+    """A container that did not answer yet, seen from outside at `at_s` after it started."""
+
+    at_s: float
+    listening: tuple[Listener, ...] | None  # None: it could not be looked at
+    cpu_share: float | None  # of one CPU, since the previous look (the first: since the start)
+    idle: bool = False  # it used less than IDLE_CPU_SHARE of its CPU limit meanwhile
+
+    def serves(self, port: int) -> bool:
+        """Something listens on `port` where the published port reaches it."""
+        return any(found.port == port and not found.loopback_only for found in self.listening or ())
+
+    def elsewhere(self, port: int) -> tuple[Listener, ...]:
+        """What listens, but not where a call to `port` arrives (another port, or loopback)."""
+        return tuple(found for found in self.listening or ()
+                     if found.port != port or found.loopback_only)
+
+
+def hopeless(looks: list[Look], port: int) -> bool:
+    """Nothing will answer on `port`, so waiting out the time-out is pointless: the container
+    listens elsewhere or nowhere and is idle, or it is busy but was already listening
+    elsewhere at the look before too (its server is up, on the wrong port)."""
+    look = looks[-1]
+    if look.listening is None or look.serves(port):
+        return False
+    if look.idle:
+        return True
+    return len(looks) > 1 and bool(look.elsewhere(port)) and bool(looks[-2].elsewhere(port))
 
 
 @dataclass(frozen=True)
@@ -37,8 +84,10 @@ class Readiness:
     exited: ContainerState | None = None  # it stopped by itself
     ready: bool = False
     answer: str = ""  # the ready probe's last answer ("HTTP 200", "ConnectionError")
-    after_s: float = 0.0
+    after_s: float = 0.0  # how long it took, or how long the grader waited
     logs: str = ""  # the container's last lines when it did not become ready
+    look: Look | None = None  # the last look at it, when it did not answer by GRACE_S
+    early: bool = False  # not ready, and the look told so before the time-out
 
 
 @dataclass(frozen=True)
@@ -79,10 +128,49 @@ class Started(Need):
         finally:
             job.settled.set()
 
+    def evidence(self, value: Readiness) -> dict[str, str]:
+        said = [value.refused, value.exited.logs if value.exited else "", value.logs]
+        return {"container": "\n".join(part for part in said if part)}
+
 
 def limits(job: ExerciseJob) -> Limits:
     spec = job.lab.limits
     return Limits(memory_mb=spec.memory_mb, pids=spec.pids, cpus=spec.cpus)
+
+
+class Lookout:
+    """The looks at a container that does not answer yet: the first at GRACE_S, then sparser."""
+
+    def __init__(self, job: ExerciseJob, container_id: str, begun: float):
+        self.sandbox = job.sandbox
+        self.idle_below = IDLE_CPU_SHARE * limits(job).cpus  # a throttled app is busy too
+        self.container_id = container_id
+        self.begun = begun
+        self.looks: list[Look] = []
+        self._cpu = (0.0, 0.0)  # (s since the start, CPU seconds): the cgroup starts at zero
+        self._next_s = GRACE_S
+
+    def due(self) -> bool:
+        return time.monotonic() - self.begun >= self._next_s
+
+    def look(self) -> Look:
+        cpu = self.sandbox.cpu_seconds(self.container_id)
+        at_s = time.monotonic() - self.begun
+        listening = self.sandbox.listening(self.container_id)
+        share = None
+        if cpu is not None:
+            since_s, since_cpu = self._cpu
+            share = max(0.0, cpu - since_cpu) / max(at_s - since_s, 0.001)
+            self._cpu = (at_s, cpu)
+        idle = share is not None and share < self.idle_below
+        look = Look(time.monotonic() - self.begun, listening, share, idle)
+        self.looks.append(look)
+        self._next_s = look.at_s + max(LOOK_EVERY_S, LOOK_BACKOFF * look.at_s)
+        return look
+
+    @property
+    def last(self) -> Look | None:
+        return self.looks[-1] if self.looks else None
 
 
 def wait_until_ready(job: ExerciseJob, started: Readiness) -> Readiness:
@@ -91,6 +179,7 @@ def wait_until_ready(job: ExerciseJob, started: Readiness) -> Readiness:
     begun = time.monotonic()
     deadline = begun + ready.timeout_s
     last_answer = "no answer"
+    lookout = Lookout(job, service.container_id, begun)
     while time.monotonic() < deadline:
         state = sandbox.container_state(service.container_id)
         elapsed = time.monotonic() - begun
@@ -106,9 +195,16 @@ def wait_until_ready(job: ExerciseJob, started: Readiness) -> Readiness:
                 return with_fields(started, ready=True, answer=str(answer.status),
                                    after_s=time.monotonic() - begun)
             last_answer = f"HTTP {answer.status}" if answer.status else answer.error
+            if lookout.due():
+                look = lookout.look()
+                if hopeless(lookout.looks, ready.port):
+                    logs = sandbox.container_state(service.container_id).logs
+                    return with_fields(started, answer=last_answer, after_s=look.at_s,
+                                       logs=logs, look=look, early=True)
         time.sleep(POLL_S)
     logs = sandbox.container_state(service.container_id).logs
-    return with_fields(started, answer=last_answer, after_s=ready.timeout_s, logs=logs)
+    return with_fields(started, answer=last_answer, after_s=time.monotonic() - begun,
+                       logs=logs, look=lookout.last)
 
 
 def with_fields(readiness: Readiness, **fields) -> Readiness:
@@ -162,6 +258,9 @@ class Exec(Need):
         done = job.sandbox.host(job.value(READY)).run(self.command)
         return ExecResult(done.rc, done.stdout or "", done.stderr or "")
 
+    def evidence(self, value: ExecResult) -> dict[str, str]:
+        return {"container": value.stdout + value.stderr}
+
 
 @dataclass(frozen=True)
 class Http(Need):
@@ -200,6 +299,9 @@ class Http(Need):
         logs = job.sandbox.container_state(service.container_id).logs
         return HttpAnswer(None, error=answer.error, logs=logs)
 
+    def evidence(self, value: HttpAnswer) -> dict[str, str]:
+        return {"container": value.logs} if value.logs else {}
+
 
 @dataclass(frozen=True)
 class ServedBy(Need):
@@ -237,3 +339,6 @@ class RunToCompletion(Need):
 
     def provide(self, job: ExerciseJob) -> Completion:
         return job.sandbox.run_to_completion(job.value(IMAGE).id, self.timeout_s, limits(job))
+
+    def evidence(self, value: Completion) -> dict[str, str]:
+        return {"container": value.output}
