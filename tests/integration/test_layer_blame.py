@@ -8,11 +8,12 @@ import pytest
 
 from grader.results import Status
 
-from .conftest import SUBMISSIONS, by_rule
+from .conftest import SUBMISSIONS, TAG_PREFIX, by_rule
 
 pytestmark = pytest.mark.engine
 
-REFERENCE_TAG = "dockerlab-reference/lab4-lab"
+# The run's tag prefix comes first: the session fixture removes the tests' images by it.
+REFERENCE_TAG = TAG_PREFIX + "dockerlab-reference/lab4-lab"
 
 
 def megabytes(text: str, pattern: str) -> float:
@@ -22,7 +23,10 @@ def megabytes(text: str, pattern: str) -> float:
 
 
 def test_the_whole_builder_copy_names_its_copy_line_and_its_megabytes(grade_submission,
-                                                                      docker_client):
+                                                                      docker_client,
+                                                                      monkeypatch, tmp_path):
+    # No remembered outcome: ML4-SIZE must fulfil its reference need, which tags the image.
+    monkeypatch.setenv("DOCKERLAB_CACHE", str(tmp_path))
     (lab,) = grade_submission(SUBMISSIONS / "blame-whole-builder", "lab").exercises
 
     tools = by_rule(lab, "ML4-TOOLS")
