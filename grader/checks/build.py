@@ -34,6 +34,13 @@ class BuildCheck(Check):
 
     def judge(self, facts: Facts) -> Outcome:
         build: BuildFacts = facts[BUILD]
+        if facts.dockerfile.refused:
+            return Outcome(
+                False,
+                f"{facts.dockerfile.refused} So it was not built.",
+                fix=facts.dockerfile.refused_fix,
+                location=facts.at_line(None),
+            )
         if not facts.dockerfile.exists:
             return Outcome(
                 False,

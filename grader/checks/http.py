@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from grader.checks.base import Check
 from grader.engine import HttpAnswer
+from grader.engine.containers import HTTP_BODY_CAP
 from grader.pipeline.facts import Need
 from grader.pipeline.steps.run import Http, ServedBy
 from grader.results import Outcome
@@ -82,10 +83,19 @@ class HttpCheck(Check):
 
     def compare(self, answer: HttpAnswer, expected_texts: list[str], alias: str) -> Outcome:
         request = f"{self.method} {self.path} on {alias}"
+        cut = f" (a body over {HTTP_BODY_CAP // 1024 // 1024} MiB: only its first MiB was read)" if answer.truncated else ""
+        if answer.redirect and answer.status != self.status:
+            return Outcome(
+                False,
+                f"{request} answered {answer.status}, a redirect to {answer.redirect}, which the "
+                f"grader does not follow; the check expects {self.status}.",
+                fix=f"Make the app serve {self.path} itself: a redirect usually comes from the "
+                "app's base URL or HTTPS setting, or from a path that needs a trailing slash.",
+            )
         if answer.status != self.status:
             return Outcome(
                 False,
-                f"{request} answered {answer.status}; expected {self.status}.",
+                f"{request} answered {answer.status}; expected {self.status}{cut}.",
                 fix="Compare with the app's README: is this the right image, with the source "
                 "and files the app needs copied into the final stage?",
                 details=answer.text[:500],
@@ -97,7 +107,7 @@ class HttpCheck(Check):
             except ValueError:
                 return Outcome(
                     False,
-                    f"{request} did not answer JSON.",
+                    f"{request} did not answer JSON{cut}.",
                     fix="The API must answer JSON; check the final stage runs the app itself.",
                     details=answer.text[:500],
                 )
@@ -108,11 +118,11 @@ class HttpCheck(Check):
         found = len(self.json_keys) + len(expected_texts) - len(missing_keys) - len(missing_texts)
         wanted = len(self.json_keys) + len(expected_texts)
         if not missing_keys and not missing_texts:
-            return Outcome(True, f"{request} answered {answer.status} as expected.")
+            return Outcome(True, f"{request} answered {answer.status} as expected{cut}.")
         missing = [f"key '{key}'" for key in missing_keys] + [f"text '{text}'" for text in missing_texts]
         return Outcome(
             False,
-            f"{request} answered {answer.status} but lacks {', '.join(missing)}.",
+            f"{request} answered {answer.status} but lacks {', '.join(missing)}{cut}.",
             fix="The containers talk to each other by their network aliases on the lab network; "
             "check the ENV URLs in the final stage and that the other services run.",
             details=answer.text[:500],

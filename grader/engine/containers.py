@@ -4,9 +4,12 @@ there is one transport, not the `docker` command line as well)."""
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import json
 import socket
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +71,8 @@ class HttpAnswer:
     text: str = ""
     error: str = ""
     logs: str = ""  # the container's last lines, when it gave no answer
+    redirect: str = ""  # a 3xx answer's Location: reported, never fetched
+    truncated: bool = False  # the body was longer than HTTP_BODY_CAP: `text` is its start
 
     def json(self) -> Any:
         return json.loads(self.text)
@@ -112,6 +117,11 @@ def state_of(client: docker.DockerClient, container_id: str, log_lines: int) -> 
     )
 
 
+# Bounds of one HTTP call to a learner's container (docs/reference/bounds.md).
+HTTP_BODY_CAP = 1 << 20  # bytes of a body read; the rest is never read
+HTTP_CHUNK = 64 * 1024
+
+
 def call(
     service: Service,
     method: str,
@@ -121,14 +131,90 @@ def call(
     json_body: Any = None,
     body: str | None = None,
     timeout_s: float = 5,
+    body_cap: int = HTTP_BODY_CAP,
 ) -> HttpAnswer:
+    """One request to a service's published port, bounded: `timeout_s` is a deadline for the
+    whole exchange (connect, headers and body), at most `body_cap` bytes of the body are read,
+    and a redirect is reported with its target, never followed."""
+    deadline = time.monotonic() + timeout_s
+    headers = {"Accept-Encoding": "identity", "Connection": "close"}
+    data: bytes | None = None
+    if json_body is not None:
+        data, headers["Content-Type"] = json.dumps(json_body).encode(), "application/json"
+    elif body is not None:
+        data = body.encode()
+    connection = http.client.HTTPConnection("127.0.0.1", service.host_ports[port], timeout=timeout_s)
+    # The deadline is total, not per read: at it, the socket is shut, which ends any read.
+    watchdog = threading.Timer(timeout_s, shut, (connection,))
+    watchdog.daemon = True
+    watchdog.start()
     try:
-        answer = requests.request(
-            method, service.url(path, port), json=json_body, data=body, timeout=timeout_s
-        )
-    except requests.RequestException as exc:
-        return HttpAnswer(None, error=type(exc).__name__)
-    return HttpAnswer(answer.status_code, answer.text)
+        connection.request(method, path, body=data, headers=headers)
+        response = connection.getresponse()
+        content, truncated = read_capped(response, body_cap, deadline)
+    except (OSError, http.client.HTTPException) as exc:
+        if time.monotonic() >= deadline or isinstance(exc, TimeoutError):
+            return HttpAnswer(None, error=late(timeout_s))
+        return HttpAnswer(None, error=error_name(exc))
+    finally:
+        watchdog.cancel()
+        connection.close()
+    if content is None:
+        return HttpAnswer(None, error=late(timeout_s))
+    redirect = response.getheader("Location", "") if 300 <= response.status < 400 else ""
+    return HttpAnswer(response.status, decode(content, response.getheader("Content-Type", "")),
+                      redirect=redirect, truncated=truncated)
+
+
+def read_capped(response: http.client.HTTPResponse, cap: int,
+                deadline: float) -> tuple[bytes | None, bool]:
+    """The body's first `cap` bytes and whether there was more; None when the deadline came
+    first. `read1` returns what one receive brought, so the deadline is seen between reads."""
+    parts: list[bytes] = []
+    size = 0
+    while size <= cap:
+        if time.monotonic() >= deadline:
+            return None, False
+        chunk = response.read1(min(HTTP_CHUNK, cap + 1 - size))
+        if not chunk:
+            if time.monotonic() >= deadline:  # the watchdog shut the socket
+                return None, False
+            return b"".join(parts), False
+        parts.append(chunk)
+        size += len(chunk)
+    return b"".join(parts)[:cap], True
+
+
+def shut(connection: http.client.HTTPConnection) -> None:
+    sock = connection.sock
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def late(timeout_s: float) -> str:
+    return f"no complete answer within {timeout_s:g} s"
+
+
+def error_name(exc: BaseException) -> str:
+    """The names the reports have always used: ConnectionError when nothing answered."""
+    if isinstance(exc, (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine)):
+        return "ConnectionError"
+    return type(exc).__name__
+
+
+def decode(content: bytes, content_type: str) -> str:
+    charset = "utf-8"
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.strip().partition("=")
+        if name.lower() == "charset" and value:
+            charset = value.strip('"')
+    try:
+        return content.decode(charset, errors="replace")
+    except LookupError:
+        return content.decode("utf-8", errors="replace")
 
 
 class ExecBackend(BaseBackend):

@@ -78,6 +78,8 @@ class DockerfileFacts:
     parsed: Dockerfile | None = None
     parse_error: str = ""  # why `parsed` is None although the file exists
     ignore_patterns: tuple[str, ...] = ()  # the .dockerignore that applies to its build
+    refused: str = ""  # why the grader would not read it (or its .dockerignore); text is None
+    refused_fix: str = ""
 
     @property
     def exists(self) -> bool:

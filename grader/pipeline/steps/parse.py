@@ -14,25 +14,41 @@ from typing import TYPE_CHECKING, ClassVar
 
 from grader.dockerfile import Dockerfile, DockerfileSyntaxError
 from grader.pipeline.facts import DockerfileFacts, Need, Phase, Unavailable
+from grader.pipeline.learner_files import (
+    DOCKERFILE_BOUNDS,
+    DOCKERIGNORE_BOUNDS,
+    RefusedFile,
+    read_inside,
+)
 
 if TYPE_CHECKING:
     from grader.pipeline.job import ExerciseJob
     from grader.spec import ExerciseSpec, LabSpec
 
 LINT_TIMEOUT_S = 60
+# hadolint took 1.3 GB for one RUN continued over 2,000 lines, 3.9 GB over 4,000 (issue 9).
+LINT_MAX_LINES = 1_000
 LEVEL_ORDER = ("error", "warning", "info", "style")
 # An explicit config: a learner's .hadolint.yaml must not silence rules.
 NEUTRAL_CONFIG = "ignored: []\n"
 
 
 def read_dockerfile(lab: LabSpec, exercise: ExerciseSpec, submission: Path) -> DockerfileFacts:
+    """The Dockerfile and the .dockerignore of its build, each read only if it is a regular
+    file inside the submission (or the lab's own folder) and within its caps; a refused file
+    makes the facts `refused`, with nothing of its content."""
     path = submission / exercise.dockerfile
     display = shown_path(path)
     context_dir = lab.context_dir(exercise, submission)
-    ignore = dockerignore_patterns(path.parent, context_dir)
-    if not path.is_file():
+    try:
+        data = read_inside(path, submission, DOCKERFILE_BOUNDS, display)
+        ignore = dockerignore_patterns(path.parent, context_dir, submission)
+    except RefusedFile as refused:
+        digest = DockerfileFacts.digest(f"refused: {refused.reason}".encode())
+        return DockerfileFacts(path, display, None, digest, refused=refused.reason,
+                               refused_fix=refused.fix)
+    if data is None:
         return DockerfileFacts(path, display, None, DockerfileFacts.digest(b""), ignore_patterns=ignore)
-    data = path.read_bytes()
     text = data.decode("utf-8", errors="replace")
     facts = DockerfileFacts(path, display, text, DockerfileFacts.digest(data), ignore_patterns=ignore)
     try:
@@ -43,25 +59,44 @@ def read_dockerfile(lab: LabSpec, exercise: ExerciseSpec, submission: Path) -> D
 
 
 def shown_path(path: Path) -> str:
-    """A path as the learner knows it: relative to the current folder if inside."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
+    """A path as the learner knows it: relative to the current folder if inside. The file
+    itself is not resolved, so a symbolic link is named, never where it points."""
+    cwd = Path.cwd()
+    for candidate in (Path(os.path.abspath(path)), path.parent.resolve() / path.name):
+        for folder in (cwd, cwd.resolve()):
+            if candidate.is_relative_to(folder):
+                return str(candidate.relative_to(folder))
+    return str(path)
 
 
-def dockerignore_patterns(exercise_dir: Path, context_dir: Path) -> tuple[str, ...]:
+def dockerignore_patterns(exercise_dir: Path, context_dir: Path,
+                          submission: Path) -> tuple[str, ...]:
     """The exercise folder's .dockerignore wins over the context's own (the lab's contexts are
-    shared app folders, so each exercise can say what its build leaves out)."""
+    shared app folders, so each exercise can say what its build leaves out).
+
+    Each is read only if it is a regular file inside the submission, or inside the app folder
+    for a context the lab names (raises RefusedFile); bytes that are not UTF-8 are read as
+    Docker reads them, replaced."""
     for folder in (exercise_dir, context_dir):
         ignore = folder / ".dockerignore"
-        if ignore.is_file():
+        root, owner = submission, "your submission"
+        if folder is context_dir and not inside(folder, submission):
+            # A context the lab names (`context: ../../apps/...`) is the lab's own app folder:
+            # its .dockerignore is the lab's file, read if it stays inside that folder.
+            root, owner = context_dir, "the lab's app folder"
+        data = read_inside(ignore, root, DOCKERIGNORE_BOUNDS, shown_path(ignore), owner)
+        if data is not None:
             return tuple(
                 line.strip()
-                for line in ignore.read_text().splitlines()
+                for line in data.decode("utf-8", errors="replace").splitlines()
                 if line.strip() and not line.lstrip().startswith("#")
             )
     return ()
+
+
+def inside(folder: Path, root: Path) -> bool:
+    return (folder.absolute().is_relative_to(root.absolute())
+            or folder.resolve().is_relative_to(root.resolve()))
 
 
 @dataclass(frozen=True)
@@ -73,6 +108,8 @@ class ParsedDockerfile(Need):
 
     def provide(self, job: ExerciseJob) -> Dockerfile | None:
         dockerfile = job.facts.dockerfile
+        if dockerfile.refused:
+            raise Unavailable(f"not checked: {dockerfile.refused.rstrip('.')} (ML4-BUILD)")
         if dockerfile.parse_error:
             raise Unavailable(
                 f"not checked: the Dockerfile does not parse ({dockerfile.parse_error}); "
@@ -122,8 +159,15 @@ class Lint(Need):
         return (DOCKERFILE,)
 
     def provide(self, job: ExerciseJob) -> LintReport | None:
-        path = job.facts.dockerfile.path
-        return run_hadolint(path, self.ignore) if job.facts.dockerfile.exists else None
+        dockerfile = job.facts.dockerfile
+        if not dockerfile.exists:
+            return None
+        lines = len(dockerfile.text.splitlines())
+        if lines > LINT_MAX_LINES:
+            return LintReport(skipped=f"the Dockerfile has {lines:,} lines; hadolint is run on "
+                              f"files of up to {LINT_MAX_LINES:,} (its memory grows with the "
+                              "square of a long instruction)")
+        return run_hadolint(dockerfile.path, self.ignore)
 
 
 def run_hadolint(path: Path, ignore: tuple[str, ...]) -> LintReport:
