@@ -28,11 +28,26 @@ class Limits:
     cpus: float = 1.0
 
     def options(self) -> dict:
+        """Host-config options of a learner's container: these limits, and the hardening
+        every learner container gets whatever the lab says."""
         return {
             "mem_limit": f"{self.memory_mb}m",
             "pids_limit": self.pids,
             "nano_cpus": int(self.cpus * 1_000_000_000),
+            **LEARNER_HARDENING,
         }
+
+
+# A learner's process may not gain privileges (setuid binaries), holds only the capability
+# to bind a port below 1024 (the lab's apps listen on 80), and its log is capped: the grader
+# reads the last lines only, and a container printing without end must not fill the disk.
+LOG_MAX_BYTES = "1m"
+LEARNER_HARDENING = {
+    "security_opt": ["no-new-privileges"],
+    "cap_drop": ["ALL"],
+    "cap_add": ["NET_BIND_SERVICE"],
+    "log_config": {"type": "json-file", "config": {"max-size": LOG_MAX_BYTES, "max-file": "1"}},
+}
 
 
 @dataclass
