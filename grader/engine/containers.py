@@ -28,13 +28,10 @@ class Limits:
     cpus: float = 1.0
 
     def options(self) -> dict:
-        """Host-config options of a learner's container: these limits, and the hardening
-        every learner container gets whatever the lab says."""
         return {
             "mem_limit": f"{self.memory_mb}m",
             "pids_limit": self.pids,
             "nano_cpus": int(self.cpus * 1_000_000_000),
-            **LEARNER_HARDENING,
         }
 
 

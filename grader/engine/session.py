@@ -27,6 +27,7 @@ from grader.engine.containers import (
     HttpAnswer,
     Limits,
     Listener,
+    LEARNER_HARDENING,
     Service,
 )
 from grader.engine.errors import Cancelled, ContainerRefused, api_message, translated
@@ -186,6 +187,7 @@ class Sandbox:
                     port_bindings=containers.port_bindings(ports or {}),
                     network_mode=network,
                     **limits.options(),
+                    **LEARNER_HARDENING,
                 ),
                 networking_config=api.create_networking_config(
                     {network: api.create_endpoint_config(aliases=[alias, *(aliases or [])])}
@@ -244,7 +246,8 @@ class Sandbox:
         container = api.create_container(
             image,
             labels=self.labels,
-            host_config=api.create_host_config(network_mode="none", **limits.options()),
+            host_config=api.create_host_config(network_mode="none", **limits.options(),
+                                             **LEARNER_HARDENING),
         )
         self._containers.append(container["Id"])
         api.start(container["Id"])

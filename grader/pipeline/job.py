@@ -52,6 +52,7 @@ class ExerciseJob:
         self._values: dict[Need, Any] = {}
         self._unavailable: dict[Need, str] = {}
         self._underway: dict[Need, threading.Event] = {}
+        self._failed: dict[Need, Exception] = {}  # needs whose step raised (grader bugs)
         self._lock = threading.Lock()
         self.facts = Facts(lab, exercise, submission, read_dockerfile(lab, exercise, submission),
                            self._values)
@@ -68,12 +69,16 @@ class ExerciseJob:
                 return ""
             if need in self._unavailable:
                 return self._unavailable[need]
+            if need in self._failed:
+                # Its step raised (a grader bug): every check that needs it reports that,
+                # rather than the step running again (a container would be started twice).
+                raise self._failed[need]
             underway = self._underway.get(need)
             if underway is None:
                 self._underway[need] = threading.Event()
         if underway is not None:
             underway.wait()
-            return self.fulfil(need)  # there now, or its fulfiller failed: try again
+            return self.fulfil(need)  # there now, unavailable, or failed
         try:
             reason = self._first_missing(need.requires(self))
             if not reason:
@@ -83,6 +88,12 @@ class ExerciseJob:
                         self._values[need] = value
                 except Unavailable as missing:
                     reason = missing.reason
+                except (EngineError, Cancelled):
+                    raise  # grading stops: nothing to remember
+                except Exception as bug:
+                    with self._lock:
+                        self._failed[need] = bug
+                    raise
             if reason:
                 with self._lock:
                     self._unavailable[need] = reason
@@ -162,7 +173,13 @@ class ExerciseJob:
     def judge(self, check: Check) -> CheckResult:
         started = time.monotonic()
         needs = check.needs()
-        reason = self._first_missing(need for need in needs if not need.costly)
+        try:
+            reason = self._first_missing(need for need in needs if not need.costly)
+        except (EngineError, Cancelled):
+            raise
+        except Exception as bug:  # a step's bug: this check's result, not the whole grading's
+            return to_result(check, self.exercise.id,
+                             (grader_bug(bug), time.monotonic() - started), "")
         if reason:
             return to_result(check, self.exercise.id, None, reason)
         if any(need.costly for need in needs):
@@ -210,13 +227,17 @@ def guarded(judge: Callable[[], Outcome]) -> Outcome:
     except (EngineError, Cancelled, Unavailable):
         raise  # the engine failed, Ctrl-C, or a need was missing: not a verdict of this check
     except Exception as exc:  # a grader bug must not hide the learner's other results
-        return Outcome(
-            False,
-            f"The grader failed inside this check ({type(exc).__name__}: {exc}). "
-            "This is a problem of the grader, not of your work.",
-            fix="Report it to your instructor with the details below.",
-            details=traceback.format_exc(limit=4),
-        )
+        return grader_bug(exc)
+
+
+def grader_bug(exc: Exception) -> Outcome:
+    return Outcome(
+        False,
+        f"The grader failed inside this check ({type(exc).__name__}: {exc}). "
+        "This is a problem of the grader, not of your work.",
+        fix="Report it to your instructor with the details below.",
+        details="".join(traceback.format_exception(exc, limit=4)),
+    )
 
 
 def to_result(

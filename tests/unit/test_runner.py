@@ -406,3 +406,26 @@ def test_an_engine_failure_while_preparing_a_dependency_stops_grading(
     lab = iotd_and_gallery(tmp_path)
     with pytest.raises(EngineError, match="connection reset"):
         grade(lab, tmp_path, two_services(), only=["gallery"])
+
+
+def test_a_bug_in_a_step_is_the_checks_result_and_the_step_runs_once(tmp_path: Path,
+                                                                       monkeypatch):
+    """A step that raises (a grader bug) fails each check that needs it with the grader's
+    apology; it is not run again for the next check (a container would start twice)."""
+    from grader.pipeline.steps import run as run_step
+
+    calls = []
+
+    def broken(self, job):
+        calls.append(job.exercise.id)
+        raise RuntimeError("bug in the run step")
+
+    monkeypatch.setattr(run_step.Started, "provide", broken)
+    lab = one_exercise(tmp_path, GO, [{"kind": "http", "path": "/", "points": 1}],
+                       run=service("web"))
+    (result,) = grade(lab, tmp_path, FakeEngine()).exercises
+    run, http = statuses(result)["ML4-RUN"], statuses(result)["ML4-HTTP"]
+    assert run[0] is Status.FAILED and "problem of the grader" in run[1]
+    assert "bug in the run step" in run[1]
+    assert http[0] is Status.FAILED and "problem of the grader" in http[1]
+    assert calls == ["app"]
