@@ -53,6 +53,17 @@ GATE_TIMEOUT_S = 10  # a gated build that is never let go fails the test instead
 
 # -- what the engine did, as a test records it ---------------------------------------------
 
+# A two-stage Go Dockerfile that the fake builds as recorded (tags no real engine has).
+GO_TWO_STAGES = """\
+FROM diamol/golang:2e AS builder
+COPY main.go .
+RUN go build -o /server
+FROM diamol/base:2e
+EXPOSE 80
+CMD ["/server"]
+COPY --from=builder /server /server
+"""
+
 
 @dataclass(frozen=True)
 class Build:

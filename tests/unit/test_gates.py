@@ -25,21 +25,14 @@ from tests.fake_engine import (
     exercise,
     quick_readiness,
     service,
+    GO_TWO_STAGES,
     write_files,
     write_lab,
 )
 
 REPO = Path(__file__).resolve().parents[2]
 
-TWO_STAGES = """\
-FROM diamol/golang:2e AS builder
-COPY main.go .
-RUN go build -o /server
-FROM diamol/base:2e
-EXPOSE 80
-CMD ["/server"]
-COPY --from=builder /server /server
-"""
+TWO_STAGES = GO_TWO_STAGES
 ONE_STAGE = """\
 FROM diamol/golang:2e
 COPY main.go .

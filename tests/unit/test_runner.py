@@ -29,19 +29,12 @@ from tests.fake_engine import (
     exercise,
     quick_readiness,
     service,
+    GO_TWO_STAGES,
     write_files,
     write_lab,
 )
 
-GO = """\
-FROM diamol/golang:2e AS builder
-COPY main.go .
-RUN go build -o /server
-FROM diamol/base:2e
-EXPOSE 80
-CMD ["/server"]
-COPY --from=builder /server /server
-"""
+GO = GO_TWO_STAGES
 NODE = GO.replace("diamol/golang:2e", "diamol/node:2e").replace("go build", "npm ci")
 
 NOT_BUILT = "not checked: the image did not build (ML4-BUILD)"
