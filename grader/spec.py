@@ -57,7 +57,9 @@ class RunSpec(Strict):
     env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
     ports: dict[int, int] = Field(
         default_factory=dict,
-        description="Container port -> preferred host port on 127.0.0.1 (a free one if taken).",
+        description="Container port -> the chapter's host port (`-p 800:80`), which the fix "
+        "text's `docker run` shows. The grader publishes each container port on a free port of "
+        "127.0.0.1 that the engine picks, so gradings side by side never clash.",
     )
     ready: ReadySpec = Field(default_factory=ReadySpec, description="When it counts as up.")
     points: float = Field(10, ge=0, description="Points for a container that starts and stays up.")
@@ -210,16 +212,6 @@ class LabSpec(Strict):
     @property
     def source(self) -> Path:
         return self._source
-
-    @property
-    def service_names(self) -> set[str]:
-        """Every name the lab's containers answer to on its network."""
-        return {
-            name
-            for exercise in self.exercises
-            if exercise.run
-            for name in (exercise.run.name, *exercise.run.aliases)
-        }
 
     @property
     def lab_dir(self) -> Path:

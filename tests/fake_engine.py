@@ -185,11 +185,9 @@ class Call:
 
 class FakeEngine:
     def __init__(self, recorded: dict[str, Recorded] | None = None,
-                 network_clash: list[str] | None = None,
                  bases: dict[str, ImageHistory] | None = None):
         self.recorded = recorded or {}  # a reference solution's build: "<exercise>:reference"
         self.bases = bases or {}  # base images by name; any other is not in the engine
-        self.network_clash = network_clash or []  # names already answering on the lab network
         self.platform_args = platform_args("linux", "amd64")
         self.sandboxes: list[FakeSandbox] = []
 
@@ -212,7 +210,6 @@ class FakeSandbox:
         self.engine = engine
         self.owner = owner
         self.session = f"fake{next(self._numbers):08d}"
-        self.network_clash: list[str] = []
         self.calls: list[Call] = []
         self.cancelled = False
         self.closed = False
@@ -322,11 +319,9 @@ class FakeSandbox:
 
     # -- networks and containers -------------------------------------------------------
 
-    def lab_network(self, preferred: str, names: set[str]) -> str:
-        self._record("lab_network", None, preferred=preferred, names=names)
-        with self._lock:
-            self.network_clash = list(self.engine.network_clash)
-        return f"{preferred}-{self.session}" if self.network_clash else preferred
+    def lab_network(self, lab_network: str) -> str:
+        self._record("lab_network", None, lab_network=lab_network)
+        return f"{lab_network}-{self.session}"
 
     def start_service(self, exercise: str, image: str, alias: str, *, network: str,
                       aliases=None, env=None, ports=None, limits: Limits | None = None) -> Service:

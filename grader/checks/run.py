@@ -7,7 +7,6 @@ keeps running for the exercise's HTTP checks and for the exercises that call it.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from grader.checks.base import Check
@@ -36,17 +35,7 @@ class RunCheck(Check):
         return (STARTED,)
 
     def judge(self, facts: Facts) -> Outcome:
-        readiness: Readiness = facts[STARTED]
-        outcome = verdict(facts, readiness)
-        if not readiness.network_clash:
-            return outcome
-        lab_network = facts.lab.network
-        return replace(
-            outcome,
-            what=f"{outcome.what} It ran on network {readiness.network}, not {lab_network}: "
-            f"on {lab_network}, {', '.join(readiness.network_clash)} already answers to a "
-            "name the lab's containers use.",
-        )
+        return verdict(facts, facts[STARTED])
 
 
 def verdict(facts: Facts, readiness: Readiness) -> Outcome:
@@ -67,8 +56,7 @@ def verdict(facts: Facts, readiness: Readiness) -> Outcome:
             False,
             f"The container exited with code {state.exit_code}{reason} "
             f"{readiness.after_s:.1f} s after it started; a server must keep running.",
-            fix="Run it by hand to see why: `docker run --rm "
-            f"{facts.exercise.image}`. Check that CMD starts the server in the foreground and "
+            fix=f"Run it by hand to see why: `{run_by_hand(facts)}`. Check that CMD starts the server in the foreground and "
             "that every file it needs was copied into the final stage.",
             location=facts.at_final_from(),
             details=state.logs.strip(),
@@ -179,3 +167,9 @@ def mentioning(facts: Facts, ports: list[int]) -> Location | None:
     named = [ins for stage in (final.lineage() if final else []) for ins in stage.instructions
              if ins.keyword != "EXPOSE" and numbers & set(re.findall(r"\d+", ins.value))]
     return facts.at_line(named[-1].line) if named else None
+
+
+def run_by_hand(facts: Facts) -> str:
+    """The chapter's way to run the exercise's image, with its published ports."""
+    ports = " ".join(f"-p {outside}:{inside}" for inside, outside in facts.exercise.run.ports.items())
+    return " ".join(filter(None, ["docker run --rm", ports, facts.exercise.image]))

@@ -50,7 +50,6 @@ class Sandbox:
         self._images: list[str] = []
         self._network: str | None = None
         self._network_lock = threading.Lock()
-        self.network_clash: list[str] = []  # why the session's network is not the lab's
         self.cancelled = threading.Event()
 
     def cancel(self) -> None:
@@ -109,54 +108,19 @@ class Sandbox:
     # -- networks and containers ----------------------------------------------------------
 
     @translated("preparing the lab network")
-    def lab_network(self, preferred: str, names: set[str]) -> str:
-        """The network this session's containers share, decided once per session.
-
-        `preferred` (the chapter's `nat`), reused when it exists or created; but when a
-        container that is not this session's already answers there to one of `names` (the
-        learner's own `iotd` from the chapter, or another grader's), Docker's DNS would send
-        calls to either, so the session gets a network of its own; `network_clash` says why.
-        """
+    def lab_network(self, lab_network: str) -> str:
+        """This session's own network for the lab's containers, created once and removed on
+        close(): `<lab network>-<session>` (e.g. `nat-1a2b…`). Not the chapter's `nat`
+        itself: another grading, or a learner's own container there, could answer to the
+        same names (Docker's DNS would send calls to either), and two sessions creating `nat`
+        at once make it ambiguous ("2 matches found on name")."""
         with self._network_lock:
             if self._network is None:
-                self.network_clash = self.names_answering_on(preferred, names)
-                network = f"{preferred}-{self.session}" if self.network_clash else preferred
-                self.ensure_network(network)
-                self._network = network
+                name = f"{lab_network}-{self.session}"
+                network = self.client.api.create_network(name, driver="bridge", labels=self.labels)
+                self._networks.append(network["Id"])
+                self._network = name
         return self._network
-
-    def names_answering_on(self, network: str, names: set[str]) -> list[str]:
-        """`name` (container) for each of `names` another container answers to on `network`."""
-        try:
-            attached = self.client.api.inspect_network(network).get("Containers") or {}
-        except NotFound:
-            return []
-        answering = []
-        for container_id in attached:
-            try:
-                info = self.client.api.inspect_container(container_id)
-            except NotFound:
-                continue  # gone meanwhile
-            if (info["Config"].get("Labels") or {}).get(SESSION_LABEL) == self.session:
-                continue
-            container = info["Name"].lstrip("/")
-            endpoint = (info["NetworkSettings"].get("Networks") or {}).get(network) or {}
-            answers = {container, *(endpoint.get("Aliases") or [])}
-            answering += [f"`{name}` ({container})" for name in sorted(answers & names)]
-        return answering
-
-    def ensure_network(self, name: str) -> None:
-        """Reuse the network when it exists (as the chapter does), else create and own it."""
-        # The API's name filter also matches parts of names: compare whole names.
-        if any(found["Name"] == name for found in self.client.api.networks(names=[name])):
-            return
-        try:
-            network = self.client.api.create_network(name, driver="bridge", labels=self.labels)
-        except APIError as exc:
-            if exc.status_code == 409:  # created meanwhile by someone else: reuse it
-                return
-            raise
-        self._networks.append(network["Id"])
 
     @translated("starting a container")
     def start_service(
@@ -168,7 +132,7 @@ class Sandbox:
         network: str,
         aliases: list[str] | None = None,
         env: dict[str, str] | None = None,
-        ports: dict[int, int] | None = None,
+        ports: tuple[int, ...] = (),
         limits: Limits = DEFAULT_LIMITS,
     ) -> Service:
         """Start the learner's image on `network`; raises ContainerRefused when the engine
@@ -182,9 +146,9 @@ class Sandbox:
                 name=name,
                 labels=self.labels,
                 environment=env or {},
-                ports=[int(port) for port in ports or {}],
+                ports=[int(port) for port in ports],
                 host_config=api.create_host_config(
-                    port_bindings=containers.port_bindings(ports or {}),
+                    port_bindings=containers.port_bindings(ports),
                     network_mode=network,
                     **limits.options(),
                     **LEARNER_HARDENING,
@@ -198,7 +162,7 @@ class Sandbox:
         except APIError as exc:
             raise ContainerRefused(api_message(exc)) from exc
         attrs = api.inspect_container(container["Id"])
-        host_ports = containers.published_ports(attrs, ports or {})
+        host_ports = containers.published_ports(attrs, ports)
         return Service(exercise, alias, name, container["Id"], host_ports)
 
     @translated("removing a container")

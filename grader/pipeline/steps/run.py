@@ -78,7 +78,6 @@ class Readiness:
     """How the exercise's container fared: refused, exited, never answered, or ready."""
 
     network: str
-    network_clash: tuple[str, ...] = ()  # why `network` is not the lab's own
     service: Service | None = None
     refused: str = ""  # the engine would not start it
     exited: ContainerState | None = None  # it stopped by itself
@@ -106,8 +105,7 @@ class Started(Need):
         for dependency in spec.depends_on:
             job.other(dependency).started.wait()
         sandbox = job.sandbox
-        network = sandbox.lab_network(job.lab.network, job.lab.service_names)
-        clash = tuple(sandbox.network_clash)
+        network = sandbox.lab_network(job.lab.network)
         try:
             service = sandbox.start_service(
                 job.exercise.id,
@@ -116,15 +114,15 @@ class Started(Need):
                 network=network,
                 aliases=spec.aliases,
                 env=spec.env,
-                ports=spec.ports,
+                ports=tuple(spec.ports),
                 limits=limits(job),
             )
         except ContainerRefused as refused:
-            return Readiness(network, clash, refused=refused.reason)
+            return Readiness(network, refused=refused.reason)
         finally:
             job.started.set()
         try:
-            return wait_until_ready(job, Readiness(network, clash, service))
+            return wait_until_ready(job, Readiness(network, service=service))
         finally:
             job.settled.set()
 
