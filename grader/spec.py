@@ -123,6 +123,12 @@ class ExerciseSpec(Strict):
     image: str = Field(description="Tag given to the learner's image.")
     build: BuildSpec = Field(default_factory=BuildSpec, description="The build (ML4-BUILD).")
     run: RunSpec | None = Field(None, description="Run the image on the lab network (ML4-RUN).")
+    deadline_s: float = Field(
+        900, gt=0,
+        description="Longest the whole exercise may take, from its start to its last check: "
+        "build, run and checks. Past it, no step starts and the checks still to judge are "
+        "skipped, naming it; a build or a wait underway ends at it.",
+    )
     checks: list[CheckSpec] = Field(default_factory=list, description="Checks, below.")  # type: ignore[valid-type]
     hints: list[HintSpec] = Field(
         default_factory=list, description="Hints for this exercise, tried before the lab's."

@@ -19,6 +19,7 @@ from grader.checks.base import Check
 from grader.errors import EngineError
 from grader.memo import remembered
 from grader.pipeline.config import RunConfig
+from grader.pipeline.deadline import Deadline
 from grader.pipeline.facts import Facts, Need, Unavailable
 from grader.pipeline.hints import evidence_of, led_by_hint
 from grader.pipeline.steps.build import IMAGE
@@ -49,6 +50,7 @@ class ExerciseJob:
         self.jobs = jobs
         self.progress_line = progress_line
         self.tag = config.tag_prefix + exercise.image
+        self.deadline = Deadline(exercise.deadline_s)  # started by grade() or prepare()
         self._values: dict[Need, Any] = {}
         self._unavailable: dict[Need, str] = {}
         self._underway: dict[Need, threading.Event] = {}
@@ -81,6 +83,8 @@ class ExerciseJob:
             return self.fulfil(need)  # there now, unavailable, or failed
         try:
             reason = self._first_missing(need.requires(self))
+            if not reason and self.deadline.passed:
+                reason = self.deadline.reason
             if not reason:
                 try:
                     value = need.provide(self)
@@ -134,6 +138,7 @@ class ExerciseJob:
 
     def grade(self, on_result: Callable[[CheckResult], None]) -> ExerciseResult:
         result = ExerciseResult(self.exercise.id, self.exercise.title, self.tag)
+        self.deadline.start()
         # The container is started as soon as its image is built, while the other checks
         # are judged: it is what exercises that depend on this one wait for.
         head_start = threading.Thread(target=self._start_early, daemon=True,
@@ -159,6 +164,7 @@ class ExerciseJob:
 
     def prepare(self) -> None:
         """Build and start an exercise another one calls, without scoring it."""
+        self.deadline.start()
         try:
             if self.exercise.run is not None:
                 self.fulfil(STARTED)

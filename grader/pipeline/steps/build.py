@@ -37,7 +37,7 @@ def build_request(job: ExerciseJob, dockerfile: DockerfileFacts, **overrides) ->
         "build_args": build_args,
         "target": spec.target,
         "labels": {"dockerlab.lab": job.lab.id, "dockerlab.exercise": job.exercise.id},
-        "timeout_s": spec.timeout_s,
+        "timeout_s": job.deadline.clamp(spec.timeout_s),
         "no_cache": job.config.no_cache,
         "first_line_added": with_platform is not None,
     }
@@ -57,6 +57,8 @@ class Build(Need):
             return BuildFacts(job.tag, timeout_s, None)
         with job.build_slot:
             outcome = job.sandbox.build(build_request(job, dockerfile), on_line=job.progress_line)
+        if outcome.timed_out and job.deadline.passed:
+            raise Unavailable(job.deadline.reason)  # the deadline stopped it, not its time-out
         return BuildFacts(job.tag, timeout_s, outcome)
 
     def evidence(self, value: BuildFacts) -> dict[str, str]:

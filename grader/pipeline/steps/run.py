@@ -175,7 +175,7 @@ def wait_until_ready(job: ExerciseJob, started: Readiness) -> Readiness:
     ready = job.exercise.run.ready
     service, sandbox = started.service, job.sandbox
     begun = time.monotonic()
-    deadline = begun + ready.timeout_s
+    deadline = begun + job.deadline.clamp(ready.timeout_s)
     last_answer = "no answer"
     lookout = Lookout(job, service.container_id, begun)
     while time.monotonic() < deadline:
@@ -200,6 +200,8 @@ def wait_until_ready(job: ExerciseJob, started: Readiness) -> Readiness:
                     return with_fields(started, answer=last_answer, after_s=look.at_s,
                                        logs=logs, look=look, early=True)
         time.sleep(POLL_S)
+    if job.deadline.passed:  # it ended the wait, not the ready time-out
+        raise Unavailable(job.deadline.reason)
     logs = sandbox.container_state(service.container_id).logs
     return with_fields(started, answer=last_answer, after_s=time.monotonic() - begun,
                        logs=logs, look=lookout.last)
@@ -336,7 +338,12 @@ class RunToCompletion(Need):
         return (IMAGE,)
 
     def provide(self, job: ExerciseJob) -> Completion:
-        return job.sandbox.run_to_completion(job.value(IMAGE).id, self.timeout_s, limits(job))
+        image = job.value(IMAGE).id
+        completion = job.sandbox.run_to_completion(image, job.deadline.clamp(self.timeout_s),
+                                                   limits(job))
+        if completion.exit_code is None and job.deadline.passed:
+            raise Unavailable(job.deadline.reason)  # the deadline ended it, not its time-out
+        return completion
 
     def evidence(self, value: Completion) -> dict[str, str]:
         return {"container": value.output}
