@@ -46,7 +46,8 @@ class CacheCheck(Check):
         if rebuilt is None:
             return Outcome(
                 False,
-                f"The build context has no {self.change} to change.",
+                f"The build context has no {self.change} to change (a file inside the "
+                "context; a link leading out of it does not count).",
                 fix=f"Restore {self.change} in {facts.context_dir}.",
             )
         if not rebuilt.ok and not rebuilt.stopped:

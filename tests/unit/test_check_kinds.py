@@ -5,6 +5,7 @@ how to fix). The last test fails when a kind is registered without both verdicts
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -547,8 +548,29 @@ def test_cache_fails_when_the_file_to_change_is_missing(tmp_path: Path):
     files = {name: text for name, text in NODE_FILES.items() if "src/" not in name}
     result = result_of(graded(tmp_path, NODE_DEPENDENCIES_FIRST, CACHE, engine=engine,
                               files=files), "ML4-CACHE")
-    assert_verdict(result, FAILED, 0, "The build context has no src/app.js to change.",
+    assert_verdict(result, FAILED, 0, "The build context has no src/app.js to change (a file inside",
                    "Restore src/app.js in")
+    assert engine.sandboxes[0].made("build", throwaway=True) == []
+
+
+def test_cache_never_writes_through_a_link_out_of_the_context(tmp_path: Path):
+    # The probe appends a line to its copy of the file: through a link, that would be a
+    # write to the grader's host (issue 9).
+    host_file = tmp_path / "host" / "profile"
+    host_file.parent.mkdir()
+    host_file.write_text("export SECRET=1\n")
+    submission = tmp_path / "submission"
+    files = {name: text for name, text in NODE_FILES.items() if "src/" not in name}
+    write_files(submission, files)
+    (submission / "app/src").mkdir(parents=True)
+    (submission / "app/src/app.js").symlink_to(host_file)
+    (submission / "app/fifo").parent.mkdir(exist_ok=True)
+    os.mkfifo(submission / "app/fifo")  # copying it would block: left out of the copy
+    engine = FakeEngine()
+    result = result_of(graded(submission, NODE_DEPENDENCIES_FIRST, CACHE, engine=engine,
+                              files=files), "ML4-CACHE")
+    assert_verdict(result, FAILED, 0, "The build context has no src/app.js to change")
+    assert host_file.read_text() == "export SECRET=1\n"
     assert engine.sandboxes[0].made("build", throwaway=True) == []
 
 

