@@ -44,6 +44,20 @@ def interrupt(_signum, _frame) -> None:
     raise KeyboardInterrupt
 
 
+def report_options(_context, _parameter, values: tuple[str, ...]) -> list[tuple[str, Path]]:
+    """`--report FORMAT:PATH` values as (format, path) pairs."""
+    from grader.reporters import FORMATS
+
+    pairs = []
+    for value in values:
+        fmt, _, path = value.partition(":")
+        if fmt not in FORMATS or not path:
+            raise click.BadParameter(
+                f"{value!r}: give FORMAT:PATH, FORMAT one of {', '.join(FORMATS)}")
+        pairs.append((fmt, Path(path)))
+    return pairs
+
+
 @click.group(help="Docker multi-stage build labs: set up, grade, publish.")
 @click.version_option(package_name="dockerlab")
 def cli() -> None:
@@ -98,14 +112,21 @@ def images(ensure: bool) -> int:
     help="Report format.",
 )
 @click.option("--output", type=click.Path(path_type=Path), help="Write the report there (the terminal report still shows).")
+@click.option(
+    "--report", "reports", multiple=True, metavar="FORMAT:PATH", callback=report_options,
+    help="Also write the report in FORMAT to PATH (repeatable), e.g. "
+    "--report junit:results.xml --report json:result.json.",
+)
 @click.option("--quiet", is_flag=True, help="No live progress; just the report.")
 @click.option("--tag-prefix", default="", help="Prefix for the image tags (keeps several graders apart).")
 @click.option("--no-cache", is_flag=True, help="Build without the engine's build cache.")
 @click.option("--verbose", is_flag=True, help="Show every build line, also when not on a terminal.")
-def grade(lab, exercises, path, solution, fmt, output, quiet, tag_prefix, no_cache, verbose) -> int:
+def grade(lab, exercises, path, solution, fmt, output, reports, quiet, tag_prefix, no_cache,
+          verbose) -> int:
     from grader.infra.baseimages import ensure_base_images
     from grader.infra.engine import ensure_engine
     from grader.pipeline.config import RunConfig
+    from grader.files import write_atomically
     from grader.reporters import render
     from grader.reporters.terminal import LiveProgress
     from grader.runner import grade as grade_lab
@@ -123,9 +144,10 @@ def grade(lab, exercises, path, solution, fmt, output, quiet, tag_prefix, no_cac
     finally:
         progress.close()
     color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    for report_format, report_path in reports:
+        write_atomically(report_path, render(result, report_format))
     if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(render(result, fmt))
+        write_atomically(output, render(result, fmt))
         click.echo(render(result, "terminal", color=color), nl=False)
     else:
         click.echo(render(result, fmt, color=color), nl=False)

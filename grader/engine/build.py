@@ -147,6 +147,9 @@ def run_build(
                 nocache=request.no_cache,
                 forcerm=True,
                 decode=True,
+                # The SDK would add the proxies of the grader's ~/.docker/config.json (with
+                # any credentials in them) as build args the learner's steps can print.
+                use_config_proxy=False,
             ):
                 if "stream" in chunk:
                     for line in chunk["stream"].splitlines():

@@ -156,6 +156,7 @@ class Sandbox:
                 networking_config=api.create_networking_config(
                     {network: api.create_endpoint_config(aliases=[alias, *(aliases or [])])}
                 ),
+                use_config_proxy=False,  # the grader's proxy settings are not the learner's
             )
             self._containers.append(container["Id"])
             api.start(container["Id"])
@@ -212,6 +213,7 @@ class Sandbox:
             labels=self.labels,
             host_config=api.create_host_config(network_mode="none", **limits.options(),
                                              **LEARNER_HARDENING),
+            use_config_proxy=False,
         )
         self._containers.append(container["Id"])
         api.start(container["Id"])
