@@ -6,6 +6,12 @@ import os
 import tempfile
 from pathlib import Path
 
+# mkstemp makes files only the owner may read; a report must get the mode a plain write
+# gives (CI uploads it, an LMS reads it). The umask is read once, before any thread starts.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+FILE_MODE = 0o666 & ~_UMASK
+
 
 def write_atomically(path: Path, text: str) -> None:
     """Write `text` to `path` through a temporary file in the same folder, renamed over it:
@@ -14,6 +20,7 @@ def write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(temporary, FILE_MODE)
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             out.write(text)
             out.flush()

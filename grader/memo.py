@@ -15,7 +15,7 @@ from dataclasses import asdict
 from grader.paths import cache_dir
 from grader.results import Location, Outcome
 
-FORMAT = 2  # bump when Outcome's fields change
+FORMAT = 3  # bump when Outcome's fields change
 
 
 def remembered(key: dict, compute: Callable[[], Outcome]) -> Outcome:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from enum import Enum
-from typing import Literal
+from typing import Any, Literal
 
 # lab.yml `verdict:`. every-exercise: each graded exercise passes its gates and reaches the
 # pass mark. total-score: the total reaches the pass mark and no gate failed anywhere.
@@ -55,6 +55,8 @@ class Outcome:
     location: Location | None = None
     details: str = ""
     fraction: float | None = None
+    # Figures for charts and gradebooks, JSON-ready (ML4-SIZE: sizes, budget, layers).
+    measured: dict[str, Any] = field(default_factory=dict)
 
     @property
     def earned_fraction(self) -> float:
@@ -77,6 +79,7 @@ class CheckResult:
     details: str = ""
     duration_s: float = 0.0
     required: bool = False  # a gate: its exercise fails unless it passed
+    measured: dict[str, Any] = field(default_factory=dict)  # the outcome's figures
 
     @property
     def name(self) -> str:

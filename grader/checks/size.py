@@ -42,11 +42,12 @@ class SizeCheck(Check):
     def judge(self, facts: Facts) -> Outcome:
         size = facts[IMAGE].size_mb
         reference: ReferenceFacts = facts[REFERENCE]
-        if size <= self.max_mb:
-            return Outcome(True, f"The image is {size:.1f} MB (budget {self.max_mb:g} MB"
-                           f"{reference_note(reference, ', ')}).")
         blame: Blame = facts[BLAME]
         weights = blame.weights()
+        measured = measurements(facts[IMAGE].size_bytes, self.max_mb, reference, weights)
+        if size <= self.max_mb:
+            return Outcome(True, f"The image is {size:.1f} MB (budget {self.max_mb:g} MB"
+                           f"{reference_note(reference, ', ')}).", measured=measured)
         heaviest = weights[0] if weights else None
         final = facts.final_stage
         base = final.root_image() if final else "its base"
@@ -62,7 +63,20 @@ class SizeCheck(Check):
             location=facts.at_line(heaviest.line) if heaviest and heaviest.line
             else facts.at_final_from(),
             details=breakdown(weights, facts[IMAGE].size_bytes, self.max_mb, reference),
+            measured=measured,
         )
+
+
+def measurements(size_bytes: int, budget_mb: float, reference: ReferenceFacts,
+                 weights: list[Weight]) -> dict:
+    """The figures behind the verdict, for the class report's size charts."""
+    return {
+        "size_bytes": size_bytes,
+        "budget_bytes": round(budget_mb * 1_000_000),
+        "reference_bytes": reference.size_bytes,
+        "layers": [{"label": weight.label, "line": weight.line, "bytes": weight.size}
+                   for weight in weights],
+    }
 
 
 def mb(size: int) -> str:

@@ -273,6 +273,7 @@ def to_result(
         location=outcome.location,
         details=outcome.details,
         duration_s=duration,
+        measured=outcome.measured,
         **common,
     )
 
