@@ -17,6 +17,7 @@ from grader.errors import DockerlabError, SpecError
 from grader.paths import project_root
 
 EXIT_PASSED, EXIT_BELOW_PASS_MARK, EXIT_CANNOT_GRADE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_SOME_NOT_GRADED = 1  # batch: some learner's grading could not run
 
 err = Console(stderr=True)
 
@@ -157,6 +158,57 @@ def grade(lab, exercises, path, solution, fmt, output, reports, quiet, tag_prefi
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a") as summary:
             summary.write(summary_markdown(result))
     return EXIT_PASSED if result.passed else EXIT_BELOW_PASS_MARK
+
+
+@cli.command(help="Grade a whole class: SUBMISSIONS is a folder of learner folders or a CSV "
+             "roster (student,path-or-git-url[,ref]). Resumable: a learner is graded again only "
+             "when their files changed or their grading could not run. Exit 0 when every "
+             "learner was graded, 1 when some grading could not run, 130 when interrupted.")
+@click.argument("lab")
+@click.argument("submissions", type=click.Path(exists=True, path_type=Path))
+@click.argument("exercises", nargs=-1)
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Folder for the gradebook, the report and each learner's results "
+              "(default: dockerlab-batch/<lab>).")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Learners graded side by side (default: one per core).")
+@click.option("--format", "formats", multiple=True, default=("json",), show_default=True,
+              type=click.Choice(["terminal", "json", "junit", "github", "gradescope"]),
+              help="A result file per learner in this format (repeatable).")
+@click.option("--only", multiple=True, metavar="LEARNER",
+              help="Grade these learners again, changed or not (repeatable).")
+@click.option("--retry-failed", is_flag=True, help="Grade only the learners whose grading could not run.")
+@click.option("--tag-prefix", default="", help="Prefix for the image tags (keeps several graders apart).")
+@click.option("--keep-images", is_flag=True, help="Keep each learner's images (tagged batch-<learner>-…).")
+@click.option("--quiet", is_flag=True, help="No progress; just the summary.")
+def batch(lab, submissions, exercises, out, jobs, formats, only, retry_failed, tag_prefix,
+          keep_images, quiet) -> int:
+    from grader.classroom.batch import Batch, BatchOptions, default_jobs
+    from grader.classroom.progress import BatchDisplay
+    from grader.classroom.roster import read_roster
+    from grader.infra.baseimages import ensure_base_images
+    from grader.infra.engine import ensure_engine
+
+    spec = load(lab)
+    for name in exercises:
+        spec.exercise(name)  # an unknown exercise is a usage error before any work
+    out = (out or Path("dockerlab-batch") / spec.id).resolve()
+    learners = read_roster(submissions.resolve(), out / "checkouts")
+    engine = ensure_engine(on_progress=lambda line: err.print(f"engine: {line}", highlight=False))
+    ensure_base_images(engine, on_progress=lambda line: err.print(f"images: {line}", highlight=False))
+    options = BatchOptions(jobs=jobs or default_jobs(), formats=tuple(dict.fromkeys(formats)),
+                           exercises=tuple(exercises), only=tuple(only),
+                           retry_failed=retry_failed, tag_prefix=tag_prefix,
+                           keep_images=keep_images)
+    display = BatchDisplay(err, spec.id, quiet=quiet)
+    try:
+        summary = Batch(spec, learners, engine, out, options, display).run()
+    finally:
+        display.close()
+    click.echo(f"{spec.id}: {summary.graded} graded ({summary.passed} passed), "
+               f"{summary.errored} could not be graded, {summary.unchanged} unchanged, "
+               f"in {summary.duration_s:.0f} s; gradebook: {summary.gradebook}")
+    return EXIT_PASSED if summary.errored == 0 else EXIT_SOME_NOT_GRADED
 
 
 @cli.command(help="Validate a lab spec and that every file it names exists (instructors).")

@@ -51,7 +51,13 @@ def grade(
     only: list[str] | None = None,
     progress: Progress | None = None,
     config: RunConfig | None = None,
+    *,
+    build_slots: threading.BoundedSemaphore | None = None,
+    on_session: Callable[[Sandbox], None] = lambda _sandbox: None,
 ) -> LabResult:
+    """Grade `submission`. `build_slots` are shared with other gradings run side by side
+    (a batch), else the run's own (`RunConfig.build_slots`); `on_session` is told the
+    sandbox as soon as it exists, so a batch can cancel gradings on Ctrl-C."""
     if not submission.is_dir():
         raise SubmissionError(
             f"There is no submission folder at {submission}.",
@@ -64,7 +70,8 @@ def grade(
                        verdict_policy=lab.verdict)
     in_order = InLabOrder(progress or SilentProgress(), [exercise.id for exercise in selected])
     with engine.session(config.owner) as sandbox:
-        slots = threading.BoundedSemaphore(config.build_slots)
+        on_session(sandbox)
+        slots = build_slots or threading.BoundedSemaphore(config.build_slots)
         jobs: dict[str, ExerciseJob] = {}
         for exercise in with_dependencies(lab, selected):
             jobs[exercise.id] = ExerciseJob(

@@ -9,9 +9,10 @@ import platform
 from pathlib import Path
 
 import docker
-from docker.errors import DockerException
+from docker.errors import APIError, DockerException, NotFound
 
 from grader.dockerfile import platform_args
+from grader.engine.errors import translated
 from grader.errors import EngineUnavailable
 
 DEFAULT_SOCKET = Path("/var/run/docker.sock")
@@ -43,6 +44,20 @@ class Engine:
         from grader.engine.session import Sandbox
 
         return Sandbox(self, owner)
+
+    @translated("removing image tags")
+    def untag(self, tags: list[str]) -> None:
+        """Remove these tags. An image loses only the tag while another tag or a container
+        still uses it (another learner's identical image, being graded), and is deleted,
+        with the build steps only it used, once nothing does."""
+        for tag in tags:
+            try:
+                self.client.api.remove_image(tag)
+            except NotFound:
+                pass  # never built (the build failed), or gone already
+            except APIError as exc:
+                if exc.status_code != 409:  # 409: in use by a container; the tag stays
+                    raise
 
     @property
     def is_local_socket(self) -> bool:

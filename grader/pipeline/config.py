@@ -9,6 +9,9 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class RunConfig:
     tag_prefix: str = ""  # keeps several graders' image tags apart
+    # Before the learner's image tags only, not the reference's: a batch keeps learners'
+    # images apart ("batch-alice-") while they share one reference image per exercise.
+    learner_prefix: str = ""
     no_cache: bool = False  # build without the engine's build cache
     owner: str = "grader"  # the dockerlab.owner label of what the run creates
     # Builds and probes at once: they are CPU-bound, so one per core. Waiting for a

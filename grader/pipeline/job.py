@@ -49,7 +49,7 @@ class ExerciseJob:
         self.build_slot = build_slot  # held while building: builds are CPU-bound
         self.jobs = jobs
         self.progress_line = progress_line
-        self.tag = config.tag_prefix + exercise.image
+        self.tag = config.tag_prefix + config.learner_prefix + exercise.image
         self.deadline = Deadline(exercise.deadline_s)  # started by grade() or prepare()
         self._values: dict[Need, Any] = {}
         self._unavailable: dict[Need, str] = {}
