@@ -190,6 +190,7 @@ class FakeEngine:
         self.bases = bases or {}  # base images by name; any other is not in the engine
         self.platform_args = platform_args("linux", "amd64")
         self.sandboxes: list[FakeSandbox] = []
+        self.untagged: list[str] = []  # tags a batch removed once a learner was graded
 
     def session(self, owner: str = "grader") -> FakeSandbox:
         sandbox = FakeSandbox(self, owner)
@@ -198,6 +199,9 @@ class FakeEngine:
 
     def of(self, exercise: str) -> Recorded:
         return self.recorded.get(exercise, Recorded())
+
+    def untag(self, tags: list[str]) -> None:
+        self.untagged.extend(tags)
 
     def image_id(self, exercise: str) -> str:
         return self.of(exercise).image_id or f"sha256:{exercise}"
