@@ -45,6 +45,10 @@ VARIABLE = re.compile(
 # `ARG NAME`. The classic builder, which the docker SDK drives, defines none of them.
 PLATFORM_ARG_USE = re.compile(r"\b(?:BUILD|TARGET)(?:PLATFORM|OS|ARCH|VARIANT)\b")
 PARSER_DIRECTIVE = re.compile(r"^#\s*[A-Za-z][A-Za-z0-9_-]*\s*=")
+# EXPOSE: a port is ASCII digits (Go's ParseUint), up to 65535; three protocols.
+PORT_NUMBER = re.compile(r"[0-9]+")
+MAX_PORT = 65535
+PORT_PROTOCOLS = ("tcp", "udp", "sctp")
 HEREDOC = re.compile(r"""^\s*(?:RUN|COPY|ADD)\s.*<<-?\s*(["']?)[A-Za-z_][A-Za-z0-9_]*\1""",
                      re.IGNORECASE)
 
@@ -129,6 +133,7 @@ class Dockerfile:
     stages: list[Stage]
     global_args: dict[str, str]  # ARGs before the first FROM, with the values FROM lines see
     instructions: list[Instruction]  # every instruction, in file order
+    build_args: dict[str, str] = field(default_factory=dict)  # the build's --build-arg values
 
     @property
     def final(self) -> Stage:
@@ -175,6 +180,41 @@ class Dockerfile:
                     pending.append(source)
         return needed
 
+    def exposed_ports(self, stage: Stage) -> list[PortRange]:
+        """The ports the image of `stage` exposes, as the builder reads the EXPOSE lines of
+        the stage and of the stages it is built FROM: `$NAME` replaced by ARG and ENV values
+        (one value may hold several words), ranges and protocols kept. A word Docker
+        rejects is left out: the build fails on it, and ML4-BUILD says so."""
+        ports: list[PortRange] = []
+        env: dict[str, str] = {}  # ENV carries over into a stage built FROM this one
+        for each in stage.lineage():
+            args: dict[str, str] = {}  # an ARG holds in its own stage only
+            for instruction in each.instructions:
+                scope = {**args, **env}  # ENV wins over an ARG of the same name
+                if instruction.keyword == "ARG":
+                    args.update(self.stage_args(instruction, scope))
+                elif instruction.keyword == "ENV":
+                    env.update(env_values(instruction, scope))
+                elif instruction.keyword == "EXPOSE":
+                    words = [word for argument in instruction.arguments
+                             for word in substitute(argument, scope).split()]
+                    ports += [found for found in map(port_range, words) if found is not None]
+        return ports
+
+    def stage_args(self, instruction: Instruction, scope: Mapping[str, str]) -> dict[str, str]:
+        """`ARG NAME[=default] ...` inside a stage: a --build-arg wins, then the default, then
+        the value of the global ARG of that name."""
+        values: dict[str, str] = {}
+        for word in instruction.arguments:
+            name, has_default, default = word.partition("=")
+            if name in self.build_args:
+                values[name] = self.build_args[name]
+            elif has_default:
+                values[name] = substitute(default, {**scope, **values})
+            else:
+                values[name] = self.global_args.get(name, "")
+        return values
+
     @classmethod
     def parse(cls, path: Path, build_args: Mapping[str, str] | None = None) -> Dockerfile:
         # Docker reads bytes: a stray non-UTF-8 byte in a comment does not stop a build.
@@ -190,7 +230,50 @@ class Dockerfile:
     ) -> Dockerfile:
         instructions = tokenise(text)
         global_args, stages = build_stages(instructions, dict(build_args or {}))
-        return cls(path=path, stages=stages, global_args=global_args, instructions=instructions)
+        return cls(path=path, stages=stages, global_args=global_args, instructions=instructions,
+                   build_args=dict(build_args or {}))
+
+
+@dataclass(frozen=True)
+class PortRange:
+    """What one EXPOSE word declares: `80`, `80/udp`, `8000-9000` (1,001 TCP ports)."""
+
+    first: int
+    last: int
+    protocol: str = "tcp"
+
+    def has(self, port: int, protocol: str = "tcp") -> bool:
+        return self.protocol == protocol and self.first <= port <= self.last
+
+    def __str__(self) -> str:
+        ports = str(self.first) if self.first == self.last else f"{self.first}-{self.last}"
+        return ports if self.protocol == "tcp" else f"{ports}/{self.protocol}"
+
+
+def port_range(word: str) -> PortRange | None:
+    """One EXPOSE word as Docker reads it (go-connections' ParsePortSpec):
+    `[ip:[host port]:]port[-last][/protocol]`, the protocol tcp (the default), udp or sctp in
+    any case; None when Docker rejects it."""
+    container_part = word.split(":")[-1]
+    ports, _, protocol = container_part.partition("/")
+    protocol = protocol.split("/")[0].lower() or "tcp"
+    bounds = ports.split("-")
+    first, last = bounds[0], bounds[1] if len(bounds) > 1 else bounds[0]
+    if not (PORT_NUMBER.fullmatch(first) and PORT_NUMBER.fullmatch(last)):
+        return None
+    if int(last) > MAX_PORT or int(first) > int(last) or protocol not in PORT_PROTOCOLS:
+        return None
+    return PortRange(int(first), int(last), protocol)
+
+
+def env_values(instruction: Instruction, scope: Mapping[str, str]) -> dict[str, str]:
+    """`ENV a=b c="d e"`, or the old `ENV name value words`: each value with `$NAME` replaced
+    from `scope`, the variables as they were before this line (as Docker does)."""
+    words = instruction.arguments
+    if words and "=" not in words[0]:
+        return {words[0]: substitute(" ".join(words[1:]), scope)}
+    pairs = (word.partition("=") for word in words)
+    return {name: substitute(value, scope) for name, has_value, value in pairs if has_value}
 
 
 def platform_args(os_name: str, arch: str, variant: str = "") -> dict[str, str]:

@@ -39,14 +39,15 @@ class InstructionsCheck(DockerfileCheck):
 
     def inspect(self, facts: Facts, dockerfile: Dockerfile, final: Stage) -> Outcome:
         lineage = final.lineage()
-        exposed = exposed_ports(lineage)
+        exposed = dockerfile.exposed_ports(final)
+        said = " ".join(dict.fromkeys(map(str, exposed)))  # `80 8000-9000 53/udp`
         starts = [ins for ins in (last_of(lineage, "ENTRYPOINT"), last_of(lineage, "CMD")) if ins]
         lacks: list[str] = []  # what the final stage lacks, as clauses
         to_add: list[str] = []  # the lines that would add it
-        missing = [port for port in self.expose if port not in exposed]
+        missing = [port for port in self.expose if not any(found.has(port) for found in exposed)]
         if missing:
             ports = " ".join(map(str, missing))
-            has = f" (it exposes {' '.join(map(str, sorted(exposed)))})" if exposed else ""
+            has = f" (it exposes {said})" if exposed else ""
             lacks.append(f"does not EXPOSE {ports}{has}")
             to_add.append(f"EXPOSE {ports}")
         if self.command and not starts:
@@ -74,21 +75,9 @@ class InstructionsCheck(DockerfileCheck):
                 ),
                 location=facts.at_line(shell_form[0].line),
             )
-        found = [f"EXPOSE {' '.join(map(str, sorted(exposed)))}"] if exposed else []
+        found = [f"EXPOSE {said}"] if exposed else []
         found += [f"`{start}` (line {start.line})" for start in starts]
         return Outcome(True, f"The final stage has {', '.join(found) or 'what it needs'}.")
-
-
-def exposed_ports(lineage: list[Stage]) -> set[int]:
-    """TCP ports from EXPOSE lines (`80`, `80/tcp`); a stage inherits its parents' ports."""
-    ports = set()
-    for stage in lineage:
-        for expose in stage.find("EXPOSE"):
-            for word in expose.arguments:
-                port, _, protocol = word.partition("/")
-                if port.isdigit() and protocol.lower() in ("", "tcp"):
-                    ports.add(int(port))
-    return ports
 
 
 def last_of(lineage: list[Stage], keyword: str) -> Instruction | None:

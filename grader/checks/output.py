@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from pydantic import Field
 
 from grader.checks.base import Check
+from grader.engine import OUTPUT_CAP
 from grader.pipeline.facts import Need
 from grader.pipeline.steps.run import RunToCompletion
 from grader.results import Outcome
@@ -54,11 +55,13 @@ class OutputCheck(Check):
             )
         if found == len(self.contains):
             return Outcome(True, "The output has every expected line, in order.")
+        cut = (f" The grader reads the first {OUTPUT_CAP:,} bytes of the output, and the "
+               "container printed more." if done.truncated else "")
         return Outcome(
             False,
             f"The output lacks '{self.contains[found]}'"
             + (" after the earlier lines" if found else "")
-            + f" ({found} of {len(self.contains)} found).",
+            + f" ({found} of {len(self.contains)} found)." + cut,
             fix="Each stage must COPY --from the previous one the file it adds to, and the final "
             "stage's CMD prints it; check the spelling of the echoed text.",
             details=output[-500:] or "(no output)",

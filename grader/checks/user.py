@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field, field_validator
@@ -22,11 +23,14 @@ ROOT_FIX = (
     "`USER app`)."
 )
 
+UID = re.compile(r"[+-]?[0-9]+")
+
 
 def is_root(user: str) -> bool:
-    """The image config's `User` means root: unset, `root` or uid 0, with any group."""
+    """The image config's `User` means root: unset, `root` or uid 0, with any group. A uid
+    is what Go's Atoi reads (ASCII digits, a sign): `²` or `٠` is a name, not a number."""
     name = user.strip().partition(":")[0]
-    return name in ("", "root") or (name.isdigit() and int(name) == 0)
+    return name in ("", "root") or (UID.fullmatch(name) is not None and int(name) == 0)
 
 
 class NonRootUserCheck(Check):

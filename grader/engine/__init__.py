@@ -17,6 +17,7 @@ from grader.engine.build import BuildOutcome, BuildRequest
 from grader.engine.buildlog import BuildStep
 from grader.engine.connection import Engine, connect
 from grader.engine.containers import (
+    OUTPUT_CAP,
     Completion,
     ContainerState,
     HttpAnswer,
@@ -25,10 +26,20 @@ from grader.engine.containers import (
     Service,
 )
 from grader.engine.errors import Cancelled, ContainerRefused
-from grader.engine.images import HistoryRow, ImageFacts, ImageHistory, ImageLayer, LayerEntry
+from grader.engine.images import (
+    LAYER_SCAN_MAX_BYTES,
+    HistoryRow,
+    ImageFacts,
+    ImageHistory,
+    ImageLayer,
+    LayerEntry,
+    LayerScanRefused,
+)
 from grader.engine.session import OWNER_LABEL, SESSION_LABEL, Sandbox, remove_leftovers
 
 __all__ = [
+    "LAYER_SCAN_MAX_BYTES",
+    "OUTPUT_CAP",
     "OWNER_LABEL",
     "SESSION_LABEL",
     "BuildOutcome",
@@ -45,6 +56,7 @@ __all__ = [
     "ImageHistory",
     "ImageLayer",
     "LayerEntry",
+    "LayerScanRefused",
     "Limits",
     "Listener",
     "Sandbox",

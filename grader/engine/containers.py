@@ -10,6 +10,7 @@ import json
 import socket
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from collections.abc import Iterable
 from typing import Any
@@ -74,6 +75,7 @@ class ContainerState:
 class Completion:
     exit_code: int | None  # None: still running at the time-out (it was killed)
     output: str
+    truncated: bool = False  # it printed more than OUTPUT_CAP: `output` is its start
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ def port_bindings(container_ports: Iterable[int]) -> dict[str, tuple]:
 def state_of(client: docker.DockerClient, container_id: str, log_lines: int) -> ContainerState:
     attrs = client.api.inspect_container(container_id)
     state = attrs["State"]
-    logs = client.api.logs(container_id, tail=log_lines).decode(errors="replace")
+    logs = log_tail(client, container_id, log_lines)
     running = bool(state.get("Running"))
     return ContainerState(
         running=running,
@@ -119,6 +121,85 @@ def state_of(client: docker.DockerClient, container_id: str, log_lines: int) -> 
         oom_killed=bool(state.get("OOMKilled")),
         logs=logs,
     )
+
+
+# -- what a container printed, bounded (docs/reference/bounds.md) --------------------------
+
+# The engine sends a container's output in small frames (a log line is split at 16 KiB, exec
+# output comes in pieces of at most 32 KiB), read one by one: these caps bound what is kept.
+OUTPUT_CAP = 1 << 20  # bytes kept of a run to completion's output, of each exec stream
+LOG_TAIL_CAP = 64 * 1024  # bytes kept of a container's last log lines
+EXEC_TIMEOUT_S = 30  # an exec still running then is left to the container's removal
+EXEC_TIMED_OUT = 124  # the exit status `timeout` gives a command it stopped
+
+
+class Head:
+    """The first `cap` bytes of what is added piece by piece; `cut` once more came."""
+
+    def __init__(self, cap: int):
+        self.cap = cap
+        self.size = 0
+        self.cut = False
+        self._pieces: list[bytes] = []
+
+    def add(self, piece: bytes) -> bool:
+        """Keep what fits; False once the cap is reached."""
+        room = self.cap - self.size
+        if len(piece) > room:
+            piece, self.cut = piece[:room], True
+        if piece:
+            self._pieces.append(piece)
+            self.size += len(piece)
+        return not self.cut
+
+    def data(self) -> bytes:
+        return b"".join(self._pieces)
+
+
+class Tail:
+    """The last `cap` bytes of what is added piece by piece."""
+
+    def __init__(self, cap: int):
+        self.cap = cap
+        self._pieces: deque[bytes] = deque()
+        self._size = 0
+
+    def add(self, piece: bytes) -> None:
+        self._pieces.append(piece)
+        self._size += len(piece)
+        while self._size - len(self._pieces[0]) >= self.cap:
+            self._size -= len(self._pieces.popleft())
+
+    def text(self) -> str:
+        return b"".join(self._pieces)[-self.cap:].decode(errors="replace")
+
+
+def log_head(client: docker.DockerClient, container_id: str, cap: int = OUTPUT_CAP,
+             stderr: bool = True) -> Head:
+    """The start of a container's log (stdout, and stderr unless told), up to `cap` bytes;
+    the rest is not read."""
+    stream = client.api.logs(container_id, stdout=True, stderr=stderr, stream=True, follow=False)
+    head = Head(cap)
+    try:
+        for piece in stream:
+            if not head.add(piece):
+                break
+    finally:
+        stream.close()
+    return head
+
+
+def log_tail(client: docker.DockerClient, container_id: str, lines: int,
+             cap: int = LOG_TAIL_CAP) -> str:
+    """A container's last `lines` log lines, at most their last `cap` bytes."""
+    stream = client.api.logs(container_id, tail=lines, stream=True, follow=False)
+    tail = Tail(cap)
+    try:
+        for piece in stream:
+            tail.add(piece)
+    finally:
+        stream.close()
+    return tail.text()
 
 
 # Bounds of one HTTP call to a learner's container (docs/reference/bounds.md).
@@ -232,14 +313,36 @@ class ExecBackend(BaseBackend):
         super().__init__(container_id, **kwargs)
 
     def run(self, command: str, *args: str, **kwargs: Any) -> CommandResult:
+        """The command's exit status and the first OUTPUT_CAP bytes of each of its streams.
+        Its output is read to the end (so the status is its own) but for EXEC_TIMEOUT_S at
+        most: then it is left running, reported with the status `timeout` gives."""
         cmd = self.get_command(command, *args)
-        exec_id = self.client.api.exec_create(self.container_id, ["/bin/sh", "-c", cmd])["Id"]
+        api = self.client.api
+        exec_id = api.exec_create(self.container_id, ["/bin/sh", "-c", cmd])["Id"]
         try:
-            stdout, stderr = self.client.api.exec_start(exec_id, demux=True)
+            frames = api.exec_start(exec_id, stream=True, demux=True)
         except APIError as exc:  # the runtime could not start /bin/sh at all
             return self.result(127, self.encode(cmd), b"", api_message(exc).encode())
-        exit_code = self.client.api.exec_inspect(exec_id)["ExitCode"]
-        return self.result(exit_code, self.encode(cmd), stdout or b"", stderr or b"")
+        stdout, stderr = Head(OUTPUT_CAP), Head(OUTPUT_CAP)
+        watchdog = threading.Timer(EXEC_TIMEOUT_S, frames.close)  # ends the loop below
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            for out, err in frames:
+                stdout.add(out or b"")
+                stderr.add(err or b"")
+        finally:
+            watchdog.cancel()
+            frames.close()
+        state = api.exec_inspect(exec_id)
+        notes = [f"(the grader kept the first {OUTPUT_CAP:,} bytes of its standard {name})"
+                 for name, kept in (("output", stdout), ("error", stderr)) if kept.cut]
+        exit_code = state["ExitCode"]
+        if state.get("Running"):
+            notes.append(f"(still running after {EXEC_TIMEOUT_S} s: the grader stopped waiting)")
+            exit_code = EXEC_TIMED_OUT
+        said = stderr.data() + "".join(f"\n{note}" for note in notes).encode()
+        return self.result(exit_code, self.encode(cmd), stdout.data(), said)
 
 
 # -- why a container does not answer: what it listens on, and whether it is busy ----------
@@ -315,7 +418,8 @@ def look_at_listeners(client: docker.DockerClient, container_id: str,
         )["Id"]
         api.start(helper)
         api.wait(helper, timeout=LOOKOUT_TIMEOUT_S)
-        text = api.logs(helper, stdout=True, stderr=False).decode(errors="replace")
+        # The listening sockets come first in the kernel's tables: the start is enough.
+        text = log_head(client, helper, stderr=False).data().decode(errors="replace")
     except (APIError, requests.exceptions.ReadTimeout):  # NotFound: the image or the container
         return None
     finally:

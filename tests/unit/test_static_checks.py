@@ -379,7 +379,7 @@ def test_instructions_are_inherited_from_a_parent_stage(tmp_path: Path):
 def test_instructions_count_only_tcp_ports(tmp_path: Path):
     text = 'FROM diamol/base\nEXPOSE 80/udp 8080/tcp\nENTRYPOINT ["/app"]\n'
     outcome = outcome_of(tmp_path, text, {"kind": "instructions", "expose": [80, 8080]})
-    assert_fails_at(outcome, 1, "does not EXPOSE 80 (it exposes 8080)")
+    assert_fails_at(outcome, 1, "does not EXPOSE 80 (it exposes 80/udp 8080)")
 
 
 def test_instructions_exec_form_points_at_the_shell_form_line(tmp_path: Path):
