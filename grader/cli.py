@@ -180,10 +180,13 @@ def grade(lab, exercises, path, solution, fmt, output, reports, quiet, tag_prefi
 @click.option("--retry-failed", is_flag=True, help="Grade only the learners whose grading could not run.")
 @click.option("--tag-prefix", default="", help="Prefix for the image tags (keeps several graders apart).")
 @click.option("--keep-images", is_flag=True, help="Keep each learner's images (tagged batch-<learner>-…).")
+@click.option("--shard", metavar="K/N", help="Grade only part K of N of the roster (a CI "
+              "matrix job; a learner's part follows from their name). `dockerlab merge` "
+              "combines the parts.")
 @click.option("--quiet", is_flag=True, help="No progress; just the summary.")
 def batch(lab, submissions, exercises, out, jobs, formats, only, retry_failed, tag_prefix,
-          keep_images, quiet) -> int:
-    from grader.classroom.batch import Batch, BatchOptions, default_jobs
+          keep_images, shard, quiet) -> int:
+    from grader.classroom.batch import Batch, BatchOptions, Shard, default_jobs
     from grader.classroom.progress import BatchDisplay
     from grader.classroom.roster import read_roster
     from grader.infra.baseimages import ensure_base_images
@@ -199,7 +202,7 @@ def batch(lab, submissions, exercises, out, jobs, formats, only, retry_failed, t
     options = BatchOptions(jobs=jobs or default_jobs(), formats=tuple(dict.fromkeys(formats)),
                            exercises=tuple(exercises), only=tuple(only),
                            retry_failed=retry_failed, tag_prefix=tag_prefix,
-                           keep_images=keep_images)
+                           keep_images=keep_images, shard=Shard.parse(shard) if shard else None)
     display = BatchDisplay(err, spec.id, quiet=quiet)
     try:
         summary = Batch(spec, learners, engine, out, options, display).run()
@@ -209,6 +212,23 @@ def batch(lab, submissions, exercises, out, jobs, formats, only, retry_failed, t
                f"{summary.errored} could not be graded, {summary.unchanged} unchanged, "
                f"in {summary.duration_s:.0f} s; gradebook: {summary.gradebook}")
     return EXIT_PASSED if summary.errored == 0 else EXIT_SOME_NOT_GRADED
+
+
+@cli.command(help="Combine the --out folders of a sharded batch (`batch --shard K/N`) into "
+             "one gradebook and report.")
+@click.argument("lab")
+@click.argument("shards", nargs=-1, required=True,
+                type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Folder for the merged gradebook, report and learners' results.")
+def merge(lab, shards, out) -> int:
+    from grader.classroom.merge import merge as merge_shards
+
+    spec = load(lab)
+    merged = merge_shards([shard.resolve() for shard in shards], out.resolve())
+    click.echo(f"{spec.id}: {len(merged)} learner(s) from {len(shards)} shard(s) in "
+               f"{out / 'gradebook.csv'}")
+    return EXIT_PASSED
 
 
 @cli.command(help="Validate a lab spec and that every file it names exists (instructors).")

@@ -16,6 +16,7 @@ which remove what they started, and loses nothing already graded.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import os
 import threading
@@ -48,6 +49,31 @@ def default_jobs() -> int:
 
 
 @dataclass(frozen=True)
+class Shard:
+    """Part `index` (1-based) of `count`: a learner's part follows from their name alone
+    (sha256), so it never changes when others join or leave the roster, and each shard's
+    results can be resumed and merged (`dockerlab merge`)."""
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        index, _, count = text.partition("/")
+        try:
+            shard = cls(int(index), int(count))
+        except ValueError:
+            shard = cls(0, 0)
+        if not 1 <= shard.index <= shard.count:
+            raise DockerlabError(f"--shard {text}: give K/N with 1 <= K <= N, e.g. 1/4.")
+        return shard
+
+    def holds(self, learner: str) -> bool:
+        number = int.from_bytes(hashlib.sha256(learner.encode()).digest()[:8], "big")
+        return number % self.count == self.index - 1
+
+
+@dataclass(frozen=True)
 class BatchOptions:
     jobs: int = default_jobs()
     formats: tuple[str, ...] = ("json",)
@@ -56,6 +82,7 @@ class BatchOptions:
     retry_failed: bool = False  # grade only the learners whose last grading could not run
     tag_prefix: str = ""
     keep_images: bool = False
+    shard: Shard | None = None  # only this part of the roster (a CI matrix job)
 
 
 @dataclass
@@ -138,6 +165,11 @@ class Batch:
 
     def chosen(self) -> list[Learner]:
         """The learners this run considers (whether each changed is decided as it comes)."""
+        shard = self.options.shard
+        return [learner for learner in self.named()
+                if shard is None or shard.holds(learner.name)]
+
+    def named(self) -> list[Learner]:
         if self.options.only:
             known = {learner.name for learner in self.learners}
             unknown = sorted(set(self.options.only) - known)

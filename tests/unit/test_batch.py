@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from grader.classroom import records
-from grader.classroom.batch import Batch, BatchOptions
+from grader.classroom.batch import Batch, BatchOptions, Shard
+from grader.classroom.merge import merge
 from grader.classroom.roster import (
     CloneError,
     Learner,
@@ -227,3 +228,36 @@ def test_only_names_known_learners(tmp_path: Path, lab):
     learner_folder(tmp_path / "class", "alice")
     with pytest.raises(Exception, match="not in the roster: zed"):
         run(lab, tmp_path / "class", tmp_path / "out", only=("zed",))
+
+
+def test_shards_merged_equal_the_unsharded_gradebook(tmp_path: Path, lab):
+    class_folder = tmp_path / "class"
+    names = [f"learner-{number:02d}" for number in range(10)]
+    for number, name in enumerate(names):
+        broken = GO_TWO_STAGES.replace("COPY --from=builder", "COPY") if number % 3 else GO_TWO_STAGES
+        learner_folder(class_folder, name, broken)
+    run(lab, class_folder, tmp_path / "whole")
+    parts = [tmp_path / f"shard-{index}" for index in (1, 2)]
+    for index, part in enumerate(parts, start=1):
+        run(lab, class_folder, part, shard=Shard(index, 2))
+    in_parts = [sorted(gradebook(part)) for part in parts]
+    assert in_parts[0] and in_parts[1] and not set(in_parts[0]) & set(in_parts[1])
+    # Each learner's part follows from their name: the same in any roster.
+    assert Shard(1, 2).holds("learner-00") == ("learner-00" in in_parts[0])
+
+    merge(parts, tmp_path / "merged")
+
+    def comparable(book):  # when and how long differ from run to run, nothing else
+        return {name: {column: value for column, value in row.items()
+                       if column not in ("duration_s", "graded_at")}
+                for name, row in book.items()}
+
+    assert comparable(gradebook(tmp_path / "merged")) == comparable(gradebook(tmp_path / "whole"))
+    assert sorted(gradebook(tmp_path / "merged")) == names
+    assert (tmp_path / "merged" / "learners" / "learner-03" / "result.json").is_file()
+
+
+@pytest.mark.parametrize("text", ["0/2", "3/2", "1", "a/b"])
+def test_a_shard_is_k_of_n(text: str):
+    with pytest.raises(Exception, match="give K/N"):
+        Shard.parse(text)
