@@ -191,6 +191,7 @@ class FakeEngine:
         self.platform_args = platform_args("linux", "amd64")
         self.sandboxes: list[FakeSandbox] = []
         self.untagged: list[str] = []  # tags a batch removed once a learner was graded
+        self.info = {"NCPU": 2}
 
     def session(self, owner: str = "grader") -> FakeSandbox:
         sandbox = FakeSandbox(self, owner)

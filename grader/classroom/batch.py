@@ -4,7 +4,9 @@ Each learner is one `grade()` in a worker thread, fully apart from the others: a
 of its own (containers, network, host ports), image tags of its own (`batch-<name>-…`,
 removed once graded unless asked to keep them), and result files of its own. They share
 the engine's build cache (base layers are built once), one set of build slots (one per
-core, so N workers do not start N × cores builds), and the reference images.
+core, so N workers do not start N × cores builds), and the reference images. Given several
+engines, each learner is graded on the one with the fewest gradings under way, and each
+engine's builds are bounded by its own cores.
 
 A learner is graded again only when what is graded changed (its content hash: the
 submission's files, the lab spec and the grader's version) or its last grading could not
@@ -105,6 +107,11 @@ class BatchProgress:
         """`record` is None when the learner was unchanged and not graded again."""
 
 
+def engine_cores(engine: Engine) -> int:
+    """The engine host's cores (a remote engine's are not this machine's)."""
+    return max(1, int(engine.info.get("NCPU") or default_jobs()))
+
+
 def grader_version() -> str:
     try:
         return version("dockerlab")
@@ -113,16 +120,20 @@ def grader_version() -> str:
 
 
 class Batch:
-    def __init__(self, lab: LabSpec, learners: list[Learner], engine: Engine, out: Path,
-                 options: BatchOptions, progress: BatchProgress | None = None):
+    def __init__(self, lab: LabSpec, learners: list[Learner], engines: Engine | list[Engine],
+                 out: Path, options: BatchOptions, progress: BatchProgress | None = None):
         self.lab = lab
         self.learners = learners
-        self.engine = engine
+        self.engines = engines if isinstance(engines, list) else [engines]
+        # Each engine's builds are bounded by its own cores; a learner is graded on the
+        # engine with the fewest gradings under way.
+        self.build_slots = [threading.BoundedSemaphore(engine_cores(engine))
+                            for engine in self.engines]
+        self.underway = [0] * len(self.engines)
         self.out = out
         self.options = options
         self.progress = progress or BatchProgress()
         self.summary = BatchSummary()
-        self.build_slots = threading.BoundedSemaphore(default_jobs())
         self.stopping = threading.Event()
         self._live: set[Sandbox] = set()
         self._lock = threading.Lock()
@@ -215,9 +226,14 @@ class Batch:
                 if self.stopping.is_set():
                     sandbox.cancel()
 
+        with self._lock:
+            chosen = self.underway.index(min(self.underway))
+            self.underway[chosen] += 1
+        engine = self.engines[chosen]
         try:
-            result = grade(self.lab, learner.folder, self.engine, list(self.options.exercises),
-                           config=config, build_slots=self.build_slots, on_session=track)
+            result = grade(self.lab, learner.folder, engine, list(self.options.exercises),
+                           config=config, build_slots=self.build_slots[chosen],
+                           on_session=track)
         except (Cancelled, KeyboardInterrupt):
             return  # interrupted: graded again next time
         except DockerlabError as error:
@@ -234,8 +250,9 @@ class Batch:
         finally:
             with self._lock:
                 self._live.difference_update(sandboxes)
+                self.underway[chosen] -= 1
             if not self.options.keep_images:
-                self.engine.untag([config.tag_prefix + config.learner_prefix + exercise.image
+                engine.untag([config.tag_prefix + config.learner_prefix + exercise.image
                                    for exercise in self.lab.exercises])
         self.finish(learner, record)
 

@@ -35,6 +35,10 @@ class Engine:
         return self.client.version()
 
     @functools.cached_property
+    def info(self) -> dict:
+        return self.client.info()
+
+    @functools.cached_property
     def platform_args(self) -> dict[str, str]:
         """BuildKit's automatic platform args for this engine, for the classic builder."""
         return platform_args(self.version.get("Os") or "linux", self.version.get("Arch") or "amd64")

@@ -261,3 +261,19 @@ def test_shards_merged_equal_the_unsharded_gradebook(tmp_path: Path, lab):
 def test_a_shard_is_k_of_n(text: str):
     with pytest.raises(Exception, match="give K/N"):
         Shard.parse(text)
+
+
+def test_a_class_is_spread_over_several_engines(tmp_path: Path, lab):
+    for number in range(6):
+        learner_folder(tmp_path / "class", f"learner-{number}")
+    engines = [FakeEngine(), FakeEngine()]
+    learners = read_roster(tmp_path / "class", tmp_path / "checkouts")
+    summary = Batch(lab, learners, engines, tmp_path / "out", BatchOptions(jobs=2)).run()
+    assert summary.graded == 6
+    graded_on = [len(engine.sandboxes) for engine in engines]
+    assert sum(graded_on) == 6 and min(graded_on) >= 2  # both engines took part
+    # Each learner's tags are released on the engine that built them.
+    for engine in engines:
+        built = sorted(call.args["request"].tag for sandbox in engine.sandboxes
+                       for call in sandbox.made("build"))
+        assert sorted(engine.untagged) == built
