@@ -9,7 +9,7 @@ LABS   := $(notdir $(wildcard labs/*))
 # `make grade lab4 ARGS='image-gallery --format json'` passes more arguments.
 GRADE_ARGS := $(filter-out grade,$(MAKECMDGOALS))
 
-.PHONY: venv engine images grade test test-fast lint check bench docs clean $(LABS)
+.PHONY: venv engine images chromium grade test test-fast lint check bench docs clean $(LABS)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,14 +25,34 @@ engine: $(STAMP)
 images: engine
 	@$(BIN)/dockerlab images --ensure
 
+# GNU make exits 2 for every failed recipe, so its exit code cannot tell "the lab failed" (the
+# grader's 1) from "grading could not run" (2): the recipe names the grader's own code. CI and
+# scripts run `dockerlab grade` itself (docs/reference/output-formats.md, "Exit codes").
 grade: images
-	@$(BIN)/dockerlab grade $(or $(GRADE_ARGS),lab4) $(ARGS)
+	@$(BIN)/dockerlab grade $(or $(GRADE_ARGS),lab4) $(ARGS); code=$$?; case $$code in \
+	  0) ;; \
+	  1) echo "dockerlab grade exited 1: graded, the lab's verdict is FAILED." >&2 ;; \
+	  2) echo "dockerlab grade exited 2: grading could not run (see the error above)." >&2 ;; \
+	  *) echo "dockerlab grade exited $$code." >&2 ;; \
+	esac; exit $$code
 
 check: $(STAMP)
 	@$(BIN)/dockerlab check $(or $(filter-out check,$(MAKECMDGOALS)),lab4)
 
-test: lint images
+test: lint images chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Headless Chromium, and the font its screenshots draw text with, for the class report's
+# browser test (tests/unit/test_report_in_browser.py): installed with apt when missing.
+SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
+chromium:
+	@if ! { command -v chromium || command -v chromium-browser; } >/dev/null 2>&1 \
+	    || ! fc-list 'DejaVu Sans' 2>/dev/null | grep -q .; then \
+	  command -v apt-get >/dev/null \
+	    || { echo "Install Chromium: the report's browser test opens it." >&2; exit 1; }; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core; \
+	fi
 
 # The unit tests alone: no engine, no images (tests marked `engine` are left out).
 test-fast: lint

@@ -44,6 +44,7 @@ from grader.spec import LabSpec
 RESULT_FILES = {"terminal": "result.txt", "json": "result.json", "junit": "junit.xml",
                 "github": "github.txt", "gradescope": "results.json"}
 LEARNERS = "learners"
+REPORT = "report.html"
 
 
 def default_jobs() -> int:
@@ -96,6 +97,7 @@ class BatchSummary:
     interrupted: bool = False
     duration_s: float = 0.0
     gradebook: Path | None = None
+    report: Path | None = None
 
 
 class BatchProgress:
@@ -164,6 +166,7 @@ class Batch:
             pool.shutdown(wait=True, cancel_futures=True)
             self.summary.duration_s = time.monotonic() - started
             self.summary.gradebook = self.write_gradebook()
+            self.summary.report = write_report(self.lab, self.out, list(self.records.values()))
         return self.summary
 
     def stop(self) -> None:
@@ -275,6 +278,15 @@ class Batch:
 
     def write_gradebook(self) -> Path:
         return gradebook.write(self.out, list(self.records.values()))
+
+
+def write_report(lab: LabSpec, out: Path, kept: list[LearnerRecord]) -> Path:
+    """The class report (report.html), from every learner's last record."""
+    from grader.classroom.report import render_report  # matplotlib: only when a batch ends
+
+    path = out / REPORT
+    write_atomically(path, render_report(lab, sorted(kept, key=lambda record: record.learner)))
+    return path
 
 
 def to_json(result: LabResult) -> dict:

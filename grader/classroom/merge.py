@@ -7,13 +7,14 @@ import shutil
 from pathlib import Path
 
 from grader.classroom import gradebook, records
-from grader.classroom.batch import LEARNERS
+from grader.classroom.batch import LEARNERS, write_report
 from grader.classroom.records import LearnerRecord
 from grader.errors import DockerlabError
+from grader.spec import LabSpec
 
 
-def merge(shards: list[Path], out: Path) -> list[LearnerRecord]:
-    """Copy each shard's learners into `out/learners` and write the gradebook; a learner
+def merge(lab: LabSpec, shards: list[Path], out: Path) -> list[LearnerRecord]:
+    """Copy each shard's learners into `out/learners`, write the gradebook and the report; a learner
     found in two shards keeps the record graded last. The records, by learner."""
     newest: dict[str, tuple[LearnerRecord, Path]] = {}
     for shard in shards:
@@ -35,4 +36,5 @@ def merge(shards: list[Path], out: Path) -> list[LearnerRecord]:
             shutil.copytree(source, target)
     merged = [record for record, _ in newest.values()]
     gradebook.write(out, merged)
+    write_report(lab, out, merged)
     return sorted(merged, key=lambda record: record.learner)

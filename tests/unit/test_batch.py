@@ -159,7 +159,9 @@ def test_a_batch_grades_each_learner_once_and_again_only_when_changed(tmp_path: 
     assert book["alice"]["status"] == "graded" and book["alice"]["percent"] == "100.0"
     assert book["alice"]["app/ML4-STAGES " + "at least 2 stages build the final image, which "
                          "copies from an earlier stage"] == "5.0"
+    report = (out / "report.html").read_text()
     for name in ("alice", "bob", "carol"):
+        assert name in report
         assert (out / "learners" / name / "result.json").is_file()
         assert (out / "learners" / name / "junit.xml").is_file()
     # Each learner's images are tagged apart and released once graded.
@@ -245,7 +247,7 @@ def test_shards_merged_equal_the_unsharded_gradebook(tmp_path: Path, lab):
     # Each learner's part follows from their name: the same in any roster.
     assert Shard(1, 2).holds("learner-00") == ("learner-00" in in_parts[0])
 
-    merge(parts, tmp_path / "merged")
+    merge(lab, parts, tmp_path / "merged")
 
     def comparable(book):  # when and how long differ from run to run, nothing else
         return {name: {column: value for column, value in row.items()
@@ -255,6 +257,7 @@ def test_shards_merged_equal_the_unsharded_gradebook(tmp_path: Path, lab):
     assert comparable(gradebook(tmp_path / "merged")) == comparable(gradebook(tmp_path / "whole"))
     assert sorted(gradebook(tmp_path / "merged")) == names
     assert (tmp_path / "merged" / "learners" / "learner-03" / "result.json").is_file()
+    assert "learner-03" in (tmp_path / "merged" / "report.html").read_text()
 
 
 @pytest.mark.parametrize("text", ["0/2", "3/2", "1", "a/b"])
