@@ -147,7 +147,8 @@ def gradescope_results_on_error(command):
     "--report junit:results.xml --report json:result.json.",
 )
 @click.option("--quiet", is_flag=True, help="No live progress; just the report.")
-@click.option("--tag-prefix", default="", help="Prefix for the image tags (keeps several graders apart).")
+@click.option("--tag-prefix", default="", envvar="DOCKERLAB_TAG_PREFIX",
+              help="Prefix for the image tags (keeps several graders apart); DOCKERLAB_TAG_PREFIX.")
 @click.option("--no-cache", is_flag=True, help="Build without the engine's build cache.")
 @click.option("--verbose", is_flag=True, help="Show every build line, also when not on a terminal.")
 @gradescope_results_on_error
@@ -207,7 +208,8 @@ def grade(lab, exercises, path, solution, fmt, output, reports, quiet, tag_prefi
 @click.option("--only", multiple=True, metavar="LEARNER",
               help="Grade these learners again, changed or not (repeatable).")
 @click.option("--retry-failed", is_flag=True, help="Grade only the learners whose grading could not run.")
-@click.option("--tag-prefix", default="", help="Prefix for the image tags (keeps several graders apart).")
+@click.option("--tag-prefix", default="", envvar="DOCKERLAB_TAG_PREFIX",
+              help="Prefix for the image tags (keeps several graders apart); DOCKERLAB_TAG_PREFIX.")
 @click.option("--keep-images", is_flag=True, help="Keep each learner's images (tagged batch-<learner>-…).")
 @click.option("--shard", metavar="K/N", help="Grade only part K of N of the roster (a CI "
               "matrix job; a learner's part follows from their name). `dockerlab merge` "
