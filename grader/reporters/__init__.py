@@ -16,6 +16,7 @@ FORMATS: dict[str, str] = {
     "junit": "grader.reporters.junit:render",
     "github": "grader.reporters.github:render",
     "gradescope": "grader.reporters.gradescope:render",
+    "classroom": "grader.reporters.classroom:render",
 }
 COLOR_FORMATS = {"terminal"}  # read by people; the others are parsed and never carry ANSI
 

@@ -4,8 +4,6 @@ and a Markdown job summary (the CLI appends it to $GITHUB_STEP_SUMMARY when that
 
 from __future__ import annotations
 
-import os
-import posixpath
 import re
 
 from grader.reporters.formatting import (
@@ -19,6 +17,7 @@ from grader.reporters.formatting import (
     verdict,
     verdict_lines,
 )
+from grader.reporters.locations import repository_path, repository_root
 from grader.results import CheckResult, LabResult, Status
 
 COMMANDS = {Status.FAILED: "error", Status.ADVICE: "notice"}
@@ -29,10 +28,10 @@ def render(result: LabResult, workspace: str | None = None) -> str:
     """One workflow command per failure (::error) and per advice (::notice), one ::error for a
     failed verdict naming its reasons (the gates that failed), then the score.
 
-    Annotation paths must be relative to the repository root: an absolute submission path is
-    made relative to `workspace` (default: $GITHUB_WORKSPACE, else the current directory).
+    GitHub places an annotation by its path from the repository root: `workspace` (default:
+    $GITHUB_WORKSPACE, else the submission's git top-level, else the current folder).
     """
-    workspace = workspace or os.environ.get("GITHUB_WORKSPACE") or os.getcwd()
+    workspace = workspace or repository_root(result.submission)
     lines = [
         workflow_command(COMMANDS[check.status], check, result.submission, workspace)
         for check in result.checks
@@ -48,7 +47,7 @@ def render(result: LabResult, workspace: str | None = None) -> str:
 def workflow_command(command: str, check: CheckResult, submission: str, workspace: str) -> str:
     properties = {}
     if check.location:
-        properties["file"] = annotation_path(submission, check.location.file, workspace)
+        properties["file"] = repository_path(submission, check.location.file, workspace)
         if check.location.line:
             properties["line"] = str(check.location.line)
     properties["title"] = f"{check.rule_id} {check.exercise}"
@@ -57,16 +56,6 @@ def workflow_command(command: str, check: CheckResult, submission: str, workspac
     message = check.what + (f" — fix: {check.fix}" if check.fix else "")
     rendered = ",".join(f"{key}={escape_property(value)}" for key, value in properties.items())
     return f"::{command} {rendered}::{escape_data(clean_text(message))}"
-
-
-def annotation_path(submission: str, file: str, workspace: str) -> str:
-    path = os.path.normpath(os.path.join(submission, file))
-    if os.path.isabs(path):
-        relative = os.path.relpath(path, workspace)
-        # Outside the workspace GitHub cannot place the annotation; the absolute path still
-        # tells a reader where to look.
-        path = path if relative.startswith("..") else relative
-    return path.replace(os.sep, posixpath.sep)
 
 
 def escape_data(text: str) -> str:

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 import requests
-import xmlschema
+from junitparser import JUnitXml
 
 from grader.reporters import render
 from grader.results import Status
@@ -41,17 +41,16 @@ def test_reference_images_lack_build_tools_and_fit_their_budgets(solution_result
         assert size < 0.05 * starter_like
 
 
-def test_junit_report_validates_against_the_schema(solution_result, tmp_path):
-    xml = render(solution_result, "junit")
-    schema = xmlschema.XMLSchema(str(REPO / "tests" / "fixtures" / "junit.xsd"))
-    schema.validate(xml)
-    assert xml.count("<testcase") == len(solution_result.checks)
+def test_junit_report_parses_back_with_every_check(solution_result, tmp_path):
+    parsed = JUnitXml.fromstring(render(solution_result, "junit"))
+    assert parsed.tests == len(solution_result.checks)
+    assert (parsed.failures, parsed.errors) == (0, 0)
 
 
 def test_gradescope_report_has_the_fields_gradescope_reads(solution_result):
     report = json.loads(render(solution_result, "gradescope"))
     assert report["score"] == solution_result.points
-    assert report["max_score"] == solution_result.max_points
+    assert report["extra_data"]["max_score"] == solution_result.max_points
     assert len(report["tests"]) == len(solution_result.checks)
     for test in report["tests"]:
         assert {"name", "score", "max_score", "output"} <= test.keys()

@@ -9,14 +9,12 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-import xmlschema
 from rich.console import Console
 
 from grader import reporters
 from grader.reporters import github, gradescope, json_report, junit, terminal
 from grader.results import CheckResult, ExerciseResult, LabResult, Location, Status
 
-JUNIT_XSD = Path(__file__).parents[1] / "fixtures" / "junit.xsd"
 SUMMARY_LINE = re.compile(r"^(\d+) passed, (\d+) failed(?:, \d+ skipped)?$")
 ANSI = re.compile(r"\x1b\[")
 
@@ -168,15 +166,16 @@ def test_json_round_trips_with_schema_and_score(lab_result):
 # --- JUnit --------------------------------------------------------------------------------
 
 
-def test_junit_validates_against_the_jenkins_schema(lab_result):
-    xmlschema.XMLSchema(JUNIT_XSD).validate(junit.render(lab_result))
-
-
 def test_junit_counts_failures_and_skips(lab_result):
     root = ET.fromstring(junit.render(lab_result))
     assert root.tag == "testsuites"
-    assert {k: root.get(k) for k in ("tests", "failures", "errors", "skipped")} == {
-        "tests": "6", "failures": "2", "errors": "0", "skipped": "1"}
+    assert {k: root.get(k) for k in ("tests", "failures", "errors")} == {
+        "tests": "6", "failures": "2", "errors": "0"}
+    assert root.get("skipped") is None  # the Jenkins schema allows it on <testsuite> only
+    for case in root.iter("testcase"):  # the schema allows a test case these alone
+        assert set(case.attrib) <= {"name", "classname", "time", "assertions", "status"}
+        assert case.find("properties") is None
+    assert [suite.get("skipped") for suite in root.findall("testsuite")] == ["0", "1"]
     assert len(root.findall("./testsuite/testcase/failure")) == 2
     assert len(root.findall("./testsuite/testcase/skipped")) == 1
     assert [suite.get("failures") for suite in root.findall("testsuite")] == ["1", "1"]
@@ -207,12 +206,6 @@ def test_junit_advice_passes_with_system_out(lab_result):
     assert "DL3007" in case.find("system-out").text
 
 
-def test_junit_schema_rejects_properties_inside_a_testcase():
-    document = ('<testsuites><testsuite name="s" tests="1"><testcase name="t"><properties/>'
-                "</testcase></testsuite></testsuites>")
-    assert not xmlschema.XMLSchema(JUNIT_XSD).is_valid(document)
-
-
 # --- GitHub Actions -----------------------------------------------------------------------
 
 
@@ -225,7 +218,7 @@ def test_github_annotates_failures_and_advice(lab_result):
     size = lab_result.exercises[0].checks[1]
     size.what = "too big: 412 MB, 100% over\nsee below"
     size.exercise = "image,gallery"
-    lines = github.render(lab_result).splitlines()
+    lines = github.render(lab_result, workspace=str(Path.cwd())).splitlines()
     assert lines[0] == (
         "::error file=submissions/alice/image-gallery/Dockerfile,line=12,"
         "title=ML4-SIZE image%2Cgallery::too big: 412 MB, 100%25 over%0Asee below"
@@ -257,14 +250,15 @@ def test_github_summary_markdown(lab_result):
 
 def test_gradescope_results(lab_result):
     data = json.loads(gradescope.render(lab_result))
-    assert (data["score"], data["max_score"]) == (22.5, 50)
+    assert (data["score"], data["extra_data"]["max_score"]) == (22.5, 50)
+    assert "max_score" not in data  # not in Gradescope's format: its assignment sets it
     assert data["visibility"] == data["stdout_visibility"] == "visible"
     assert len(data["tests"]) == len(lab_result.checks)
     for test in data["tests"]:
         assert {"name", "score", "max_score", "output", "status"} <= test.keys()
         assert test["output"]
     assert sum(test["score"] for test in data["tests"]) == pytest.approx(data["score"])
-    assert sum(test["max_score"] for test in data["tests"]) == pytest.approx(data["max_score"])
+    assert sum(test["max_score"] for test in data["tests"]) == pytest.approx(50)
     by_number = {test["number"]: test for test in data["tests"]}
     assert by_number["1.2"]["status"] == "failed"
     assert re.search(r"^where: +image-gallery/Dockerfile:12$", by_number["1.2"]["output"], re.M)
