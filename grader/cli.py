@@ -136,6 +136,8 @@ def gradescope_results_on_error(command):
 @click.argument("exercises", nargs=-1)
 @click.option("--path", "path", type=click.Path(path_type=Path), help="Submission folder (default: the lab's own folder).")
 @click.option("--solution", is_flag=True, help="Grade the reference solutions (instructors).")
+@click.option("--instructor", is_flag=True,
+              help="Also run the lab's hidden checks (instructors; learners' runs leave them out).")
 @click.option(
     "--format", "fmt", default="terminal", type=click.Choice(list(FORMATS)),
     help="Report format.",
@@ -152,8 +154,8 @@ def gradescope_results_on_error(command):
 @click.option("--no-cache", is_flag=True, help="Build without the engine's build cache.")
 @click.option("--verbose", is_flag=True, help="Show every build line, also when not on a terminal.")
 @gradescope_results_on_error
-def grade(lab, exercises, path, solution, fmt, output, reports, quiet, tag_prefix, no_cache,
-          verbose) -> int:
+def grade(lab, exercises, path, solution, instructor, fmt, output, reports, quiet, tag_prefix,
+          no_cache, verbose) -> int:
     from grader.infra.baseimages import ensure_base_images
     from grader.infra.engine import ensure_engine
     from grader.pipeline.config import RunConfig
@@ -169,7 +171,7 @@ def grade(lab, exercises, path, solution, fmt, output, reports, quiet, tag_prefi
     engine = ensure_engine(on_progress=lambda line: err.print(f"engine: {line}", highlight=False))
     ensure_base_images(engine, on_progress=lambda line: err.print(f"images: {line}", highlight=False))
     progress = LiveProgress(err, quiet=quiet, verbose=verbose)
-    config = RunConfig(tag_prefix=tag_prefix, no_cache=no_cache)
+    config = RunConfig(tag_prefix=tag_prefix, no_cache=no_cache, instructor=instructor)
     try:
         result = grade_lab(spec, submission, engine, list(exercises), progress, config)
     finally:
@@ -285,6 +287,21 @@ def ci(lab, out, kind, docker_host) -> int:
         written = (write_github if kind == "github" else write_gitlab)(spec, out)
     for path in written:
         click.echo(f"wrote {path}")
+    return EXIT_PASSED
+
+
+@cli.command(help="Write the learner's repository for LAB into OUT (a fresh git repository, "
+             "ready to push as a GitHub Classroom template): starters, apps, grader, docs, "
+             "notebooks and the CI workflow, without the solutions and the hidden checks.")
+@click.argument("lab")
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+def release(lab, out) -> int:
+    from grader.release import release as make_release
+
+    made = make_release(load(lab), out.resolve())
+    click.echo(f"released {made.files} files to {made.folder} (a git repository): no file of "
+               f"the {made.solution_files} solution files, {made.hidden_removed} hidden "
+               "check(s) removed")
     return EXIT_PASSED
 
 

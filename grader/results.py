@@ -80,6 +80,7 @@ class CheckResult:
     duration_s: float = 0.0
     required: bool = False  # a gate: its exercise fails unless it passed
     measured: dict[str, Any] = field(default_factory=dict)  # the outcome's figures
+    hidden: bool = False  # kept from learners; only instructor runs judge it
 
     @property
     def name(self) -> str:

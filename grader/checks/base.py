@@ -27,6 +27,13 @@ class Check(BaseModel):
         description="A gate: the exercise fails unless this check passes (skipped counts as "
         "failed), whatever its score. See docs/reference/verdict.md.",
     )
+    hidden: bool = Field(
+        False,
+        description="Kept from learners: a learner's run neither runs nor shows it, and "
+        "the student release leaves it out; instructor runs (`--instructor`, `batch`, the "
+        "Gradescope bundle) run it, and Gradescope shows it to learners only once grades "
+        "are published.",
+    )
 
     rule_id: ClassVar[str]
 

@@ -14,6 +14,7 @@ class RunConfig:
     learner_prefix: str = ""
     no_cache: bool = False  # build without the engine's build cache
     owner: str = "grader"  # the dockerlab.owner label of what the run creates
+    instructor: bool = False  # also run the lab's hidden checks (the learner's run does not)
     # Builds and probes at once: they are CPU-bound, so one per core. Waiting for a
     # container to answer costs no core, so exercises otherwise proceed together.
     build_slots: int = max(1, os.cpu_count() or 1)

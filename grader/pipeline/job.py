@@ -146,7 +146,7 @@ class ExerciseJob:
         if self.exercise.run is not None:
             head_start.start()
         try:
-            for check in ordered(self.exercise.all_checks()):
+            for check in ordered(self.checks()):
                 check_result = self.judge(check)
                 result.checks.append(check_result)
                 on_result(check_result)
@@ -155,6 +155,11 @@ class ExerciseJob:
                 head_start.join()
             self.release()
         return result
+
+    def checks(self) -> list[Check]:
+        """The exercise's checks this run judges: a learner's run leaves the hidden ones out."""
+        return [check for check in self.exercise.all_checks()
+                if self.config.instructor or not check.hidden]
 
     def _start_early(self) -> None:
         try:
@@ -255,6 +260,7 @@ def to_result(
         exercise=exercise,
         max_points=check.points,
         required=check.required,
+        hidden=check.hidden,
     )
     if timed_outcome is None:
         return CheckResult(status=Status.SKIPPED, points=0, what=skip_reason, **common)
