@@ -32,7 +32,10 @@ class Status(str, Enum):
 
 @dataclass(frozen=True)
 class Location:
-    """Where a finding points: a file relative to the submission, and a line when known."""
+    """Where a finding points: a file as the learner knows it (relative to the folder the
+    grader ran in when inside it, else absolute; a result built by hand may name it relative
+    to the submission), and a line when known. Reporters that need a repository path resolve
+    it with grader/reporters/locations.py."""
 
     file: str
     line: int | None = None

@@ -42,7 +42,8 @@ from grader.spec import LabSpec
 
 # One file per learner and format, beside record.json.
 RESULT_FILES = {"terminal": "result.txt", "json": "result.json", "junit": "junit.xml",
-                "github": "github.txt", "gradescope": "results.json"}
+                "github": "github.txt", "gradescope": "results.json",
+                "classroom": "classroom.txt"}
 LEARNERS = "learners"
 REPORT = "report.html"
 

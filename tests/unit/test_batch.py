@@ -280,3 +280,11 @@ def test_a_class_is_spread_over_several_engines(tmp_path: Path, lab):
         built = sorted(call.args["request"].tag for sandbox in engine.sandboxes
                        for call in sandbox.made("build"))
         assert sorted(engine.untagged) == built
+
+
+def test_a_batch_writes_a_result_file_for_every_format():
+    from grader.classroom.batch import RESULT_FILES
+    from grader.reporters import FORMATS
+
+    assert set(RESULT_FILES) == set(FORMATS)
+    assert len(set(RESULT_FILES.values())) == len(RESULT_FILES)  # no two in one file
