@@ -2,7 +2,7 @@
 
 Each learner is one `grade()` in a worker thread, fully apart from the others: a sandbox
 of its own (containers, network, host ports), image tags of its own (`batch-<name>-…`,
-removed once graded unless asked to keep them), and result files of its own. They share
+removed when the batch ends unless asked to keep them), and result files of its own. They share
 the engine's build cache (base layers are built once), one set of build slots (one per
 core, so N workers do not start N × cores builds), and the reference images. Given several
 engines, each learner is graded on the one with the fewest gradings under way, and each
@@ -140,6 +140,7 @@ class Batch:
         self.stopping = threading.Event()
         self._live: set[Sandbox] = set()
         self._lock = threading.Lock()
+        self._tagged: list[tuple[Engine, list[str]]] = []  # learners' tags, released at the end
         # Every roster learner's last record, kept here: the gradebook is rewritten after
         # each learner, and reading a class's records back each time would cost n².
         self.records = {learner.name: record for learner in learners
@@ -165,10 +166,23 @@ class Batch:
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+            self.release_images()
             self.summary.duration_s = time.monotonic() - started
             self.summary.gradebook = self.write_gradebook()
             self.summary.report = write_report(self.lab, self.out, list(self.records.values()))
         return self.summary
+
+    def release_images(self) -> None:
+        """Untag every learner's images once the batch ends (unless asked to keep them),
+        not as each learner finishes: while the batch runs, a learner whose image is the
+        same as another's (a starter handed in unchanged, two identical solutions) reuses it
+        by ID, and with it the outcomes remembered for that ID (the layer scan, the cache
+        probe); deleting it at once made each such learner a cold build."""
+        if self.options.keep_images:
+            return
+        for engine, tags in self._tagged:
+            engine.untag(tags)
+        self._tagged.clear()
 
     def stop(self) -> None:
         """Start no learner more, and cancel the gradings under way (each removes what it
@@ -256,9 +270,9 @@ class Batch:
             with self._lock:
                 self._live.difference_update(sandboxes)
                 self.underway[chosen] -= 1
-            if not self.options.keep_images:
-                engine.untag([config.tag_prefix + config.learner_prefix + exercise.image
-                                   for exercise in self.lab.exercises])
+            with self._lock:
+                self._tagged.append((engine, [config.tag_prefix + config.learner_prefix
+                                              + exercise.image for exercise in self.lab.exercises]))
         self.finish(learner, record)
 
     def error_record(self, learner: Learner, digest: str, begun: float,
