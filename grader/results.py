@@ -8,6 +8,7 @@ reaches the pass mark; the lab's `verdict:` says how the exercises make the lab'
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any, Literal
@@ -68,6 +69,20 @@ class Outcome:
         return 1.0 if self.passed else 0.0
 
 
+DOCS_URL_VARIABLE = "DOCKERLAB_DOCS_URL"
+
+
+def docs_page(rule_id: str) -> str:
+    """Where a rule's page is read: `<DOCKERLAB_DOCS_URL>/checks/<rule>/` on the published
+    site (mkdocs's URL for docs/checks/<rule>.md) when that variable names the site's base
+    URL, e.g. https://dockerlab.example.edu/; unset or empty, `docs/checks/<rule>.md` in the
+    repository."""
+    base = os.environ.get(DOCS_URL_VARIABLE, "").strip()
+    if base:
+        return f"{base.rstrip('/')}/checks/{rule_id}/"
+    return f"docs/checks/{rule_id}.md"
+
+
 @dataclass
 class CheckResult:
     rule_id: str  # stable, documented: docs/checks/<rule_id>.md
@@ -105,7 +120,9 @@ class CheckResult:
 
     @property
     def docs_page(self) -> str:
-        return f"docs/checks/{self.rule_id}.md"
+        """The rule's page: on the published site when DOCKERLAB_DOCS_URL names it, else the
+        file in the repository (docs/instructors/site.md)."""
+        return docs_page(self.rule_id)
 
     def to_dict(self) -> dict:
         data = asdict(self)

@@ -6,6 +6,12 @@ import pytest
 from grader.engine import OWNER_LABEL
 
 
+@pytest.fixture(autouse=True)
+def _reports_link_to_local_docs(monkeypatch):
+    """A developer's DOCKERLAB_DOCS_URL would turn the docs links the tests read into URLs."""
+    monkeypatch.delenv("DOCKERLAB_DOCS_URL", raising=False)
+
+
 @pytest.fixture(scope="session")
 def engine():
     from grader.infra.engine import ensure_engine

@@ -20,10 +20,7 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -34,52 +31,30 @@ from PIL import Image
 from grader.classroom.records import ERROR, GRADED, LearnerRecord
 from grader.classroom.report import render_report
 from grader.spec import load_lab
+from tests.browser import (
+    CHROMIUM,
+    off_the_network,
+    proxied_hosts,
+    recording_proxy,
+    url_requests,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "tests" / "fixtures" / "learner-results"
 ARTIFACTS = REPO / ".artifacts"
 WINDOW = (1280, 2400)
-CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser"))), None)
 CSP = '<meta http-equiv="Content-Security-Policy"'
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None,
                                 reason="Chromium is not installed: `make chromium` installs it")
 
 
-class RecordingProxy(BaseHTTPRequestHandler):
-    """Records each request line (`CONNECT host:443`, `GET http://host/path`) and answers
-    502: it is a proxy that forwards nothing."""
-
-    seen: list[str]
-
-    def parse_request(self) -> bool:
-        parsed = super().parse_request()
-        self.seen.append(self.requestline)
-        return parsed
-
-    def refuse(self) -> None:
-        self.send_response(502)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    do_GET = do_HEAD = do_POST = do_PUT = do_OPTIONS = do_CONNECT = refuse
-
-    def log_message(self, *args) -> None:  # pytest shows the test's own output only
-        pass
-
-
 @pytest.fixture
 def proxy():
-    """A recording proxy on 127.0.0.1: its port, and the request lines it saw."""
-    seen: list[str] = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (RecordingProxy,),
-                                                        {"seen": seen}))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1], seen
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    """A recording proxy on 127.0.0.1 (tests/browser.py): its port, and the request lines
+    it saw."""
+    with recording_proxy() as (port, seen):
+        yield port, seen
 
 
 def open_in_chromium(page: Path, proxy_port: int, work: Path, *action: str) -> tuple[str, Path]:
@@ -92,12 +67,7 @@ def open_in_chromium(page: Path, proxy_port: int, work: Path, *action: str) -> t
         f"--user-data-dir={work / 'profile'}-{net_log.stem}",
         # Every request goes through the recorder, loopback too, and no name resolves:
         # the only address Chromium reaches is 127.0.0.1.
-        f"--proxy-server=http://127.0.0.1:{proxy_port}", "--proxy-bypass-list=<-loopback>",
-        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-        # Quieten what Chromium calls of its own accord (some it calls regardless).
-        "--disable-background-networking", "--disable-component-update", "--no-first-run",
-        "--disable-sync", "--disable-default-apps", "--disable-extensions", "--no-pings",
-        "--disable-features=NetworkTimeServiceQuerying,OptimizationHints,Translate,MediaRouter",
+        *off_the_network(proxy_port, loopback_too=True),
         f"--log-net-log={net_log}",
         *action, page.as_uri(),
     ]
@@ -109,29 +79,15 @@ def open_in_chromium(page: Path, proxy_port: int, work: Path, *action: str) -> t
 def requests(net_log: Path) -> tuple[list[str], set[str]]:
     """From a net log: the URLs requested for the page, and the hosts Chromium's own
     services called (a request no document initiated, made for no file:// site)."""
-    log = json.loads(net_log.read_text(encoding="utf-8"))
-    start = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"]
     for_page: list[str] = []
     own_hosts: set[str] = set()
-    for event in log["events"]:
-        params = event.get("params") or {}
-        if event["type"] != start or "url" not in params:
-            continue
+    for params in url_requests(net_log):
         if (params.get("initiator") != "not an origin"
                 or "file://" in params.get("network_isolation_key", "")):
             for_page.append(params["url"])
         else:
             own_hosts.add(urlsplit(params["url"]).hostname or "")
     return for_page, own_hosts
-
-
-def proxied_hosts(seen: list[str]) -> set[str]:
-    """`CONNECT accounts.google.com:443 HTTP/1.1` → accounts.google.com."""
-    hosts = set()
-    for line in seen:
-        target = line.split()[1]
-        hosts.add(urlsplit(target).hostname if "://" in target else target.rsplit(":", 1)[0])
-    return hosts
 
 
 def assert_no_request_for_the_page(net_logs: list[Path], seen: list[str]) -> None:
