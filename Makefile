@@ -9,7 +9,7 @@ LABS   := $(notdir $(wildcard labs/*))
 # `make grade lab4 ARGS='image-gallery --format json'` passes more arguments.
 GRADE_ARGS := $(filter-out grade,$(MAKECMDGOALS))
 
-.PHONY: venv engine images chromium grade test test-fast lint check bench docs clean $(LABS)
+.PHONY: venv engine images chromium grade test test-fast lint check bench docs docs-serve notebooks clean $(LABS)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,16 +42,18 @@ check: $(STAMP)
 test: lint images chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Headless Chromium, and the font its screenshots draw text with, for the class report's
-# browser test (tests/unit/test_report_in_browser.py): installed with apt when missing.
+# Headless Chromium, and the fonts its screenshots draw text with (Hangul too, for the Korean
+# pages), for the browser tests (tests/unit/test_report_in_browser.py, test_site_in_browser.py):
+# installed with apt when missing.
 SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
 chromium:
 	@if ! { command -v chromium || command -v chromium-browser; } >/dev/null 2>&1 \
-	    || ! fc-list 'DejaVu Sans' 2>/dev/null | grep -q .; then \
+	    || ! fc-list 'DejaVu Sans' 2>/dev/null | grep -q . \
+	    || ! fc-list :lang=ko 2>/dev/null | grep -q .; then \
 	  command -v apt-get >/dev/null \
-	    || { echo "Install Chromium: the report's browser test opens it." >&2; exit 1; }; \
+	    || { echo "Install Chromium: the browser tests open it." >&2; exit 1; }; \
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
-	    apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core; \
+	    apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core fonts-nanum; \
 	fi
 
 # The unit tests alone: no engine, no images (tests marked `engine` are left out).
@@ -67,8 +69,17 @@ bench: images
 	$(BIN)/python -m benchmarks.batch_throughput; batch=$$?; \
 	test $$cache -eq 0 -a $$batch -eq 0
 
+# The site, English and Korean, with each lab's pages rendered from labs/ (docs/instructors/site.md).
 docs: $(STAMP)
-	$(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+docs-serve: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+
+# The lab notebooks, notebooks/<lab>.<language>.ipynb, generated from each lab's READMEs and
+# lab.yml (grader/notebook.py); tests/unit/test_notebook.py checks the committed ones are current.
+notebooks: $(STAMP)
+	@for lab in $(LABS); do $(BIN)/dockerlab notebook $$lab --out notebooks || exit 1; done
 
 clean:
 	-$(BIN)/dockerlab clean

@@ -205,7 +205,7 @@ def grade(lab, exercises, path, solution, instructor, fmt, output, reports, quie
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="Learners graded side by side (default: one per core).")
 @click.option("--format", "formats", multiple=True, default=("json",), show_default=True,
-              type=click.Choice(["terminal", "json", "junit", "github", "gradescope"]),
+              type=click.Choice(list(FORMATS)),
               help="A result file per learner in this format (repeatable).")
 @click.option("--only", multiple=True, metavar="LEARNER",
               help="Grade these learners again, changed or not (repeatable).")
@@ -286,6 +286,21 @@ def ci(lab, out, kind, docker_host) -> int:
     else:
         written = (write_github if kind == "github" else write_gitlab)(spec, out)
     for path in written:
+        click.echo(f"wrote {path}")
+    return EXIT_PASSED
+
+
+@cli.command(help="Write LAB's Jupyter notebooks into OUT, one per README language "
+             "(<lab>.en.ipynb from README.md, <lab>.ko.ipynb from README.ko.md): the "
+             "instructions, each exercise's build, run and grade commands, and a last cell "
+             "that grades and shows the result table. Same input, same bytes.")
+@click.argument("lab")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("notebooks"), show_default=True, help="Folder for the notebooks.")
+def notebook(lab, out) -> int:
+    from grader.notebook import write_notebooks
+
+    for path in write_notebooks(load(lab), out):
         click.echo(f"wrote {path}")
     return EXIT_PASSED
 
