@@ -36,6 +36,7 @@ from pathlib import Path, PurePosixPath
 from grader.spec import ExerciseSpec, LabSpec, load_lab
 
 DEFAULT_LANGUAGE = "en"
+NOTEBOOKS = "notebooks"  # the repository's folder of lab notebooks (grader/notebook.py)
 
 # What the pages say around the README's text, per language; a language without labels
 # here gets no pages of its own (it falls back to English).
@@ -62,6 +63,9 @@ LABELS: dict[str, dict[str, str]] = {
         "hidden": "Your instructor may also run checks that are not shown here.",
         "rules": "Each rule's page says what it checks, why, and how to fix a failure: "
                  "[Check rules]({checks}).",
+        "notebook": "The same lab as a Jupyter notebook, to run cell by cell: "
+                    "[{name}]({notebook}) (`dockerlab notebook` writes it; see "
+                    "notebooks/README.md).",
         "lab intro": "The exercises, in order. Each page has the chapter's text for it and "
                      "what the grader checks: points, required checks and budgets.",
         "verdict": "Pass mark: {pass_mark:g} %. The lab's verdict: `{verdict}` "
@@ -90,6 +94,8 @@ LABELS: dict[str, dict[str, str]] = {
         "hidden": "강사는 여기에 보이지 않는 검사도 실행할 수 있다.",
         "rules": "규칙마다 무엇을, 왜 검사하고 실패하면 어떻게 고치는지 설명하는 페이지가 "
                  "있다: [검사 규칙]({checks}).",
+        "notebook": "같은 실습을 셀 단위로 실행하는 Jupyter 노트북: [{name}]({notebook}) "
+                    "(`dockerlab notebook`이 만든다. notebooks/README.md 참고).",
         "lab intro": "연습을 순서대로 나열했다. 각 페이지에는 해당 장의 설명과 채점기가 "
                      "검사하는 것(점수, 필수 검사, 예산)이 있다.",
         "verdict": "통과 기준: {pass_mark:g} %. 실습의 판정 방식: `{verdict}` "
@@ -377,7 +383,25 @@ def exercise_list(lab: LabSpec, titles: dict[str, str], language: str) -> list[s
         verdict_page="../../reference/verdict.md", memory_mb=limits.memory_mb,
         pids=limits.pids, cpus=limits.cpus)]
     lines += ["", labels["rules"].format(checks="../../checks/index.md")]
+    notebook = notebook_name(lab, language)
+    if (repo_root_of_lab(lab) / NOTEBOOKS / notebook).is_file():
+        lines += ["", labels["notebook"].format(
+            name=notebook, notebook=f"../../{site_notebook(lab, language)}")]
     return lines
+
+
+def notebook_name(lab: LabSpec, language: str) -> str:
+    """The lab's notebook in `language`, as grader/notebook.py names it."""
+    return f"{lab.id}.{language}.ipynb"
+
+
+def site_notebook(lab: LabSpec, language: str) -> str:
+    """Where the site carries it: `notebooks/lab4-ko.ipynb`."""
+    return f"{NOTEBOOKS}/{lab.id}-{language}.ipynb"
+
+
+def repo_root_of_lab(lab: LabSpec) -> Path:
+    return lab.lab_dir.resolve().parents[1]  # labs/<lab>/ lies in the repository root
 
 
 # --- the pages ----------------------------------------------------------------------------
@@ -541,6 +565,14 @@ def on_files(files, config):
         # A File as if under docs/ (mkdocs-static-i18n sorts only those into languages, and
         # remakes each from its path there), whose text is read from here, not from disk.
         files.append(File(src_uri, config.docs_dir, config.site_dir, config.use_directory_urls))
+    # The labs' notebooks, copied as they are for the start pages' links; named without a
+    # `.ko.` suffix, which mkdocs-static-i18n would take for a page's language.
+    for lab in find_labs(repo_root_of(config)):
+        for language in readmes(lab.lab_dir) or {DEFAULT_LANGUAGE: None}:
+            notebook = repo_root_of(config) / NOTEBOOKS / notebook_name(lab, language)
+            if notebook.is_file():
+                files.append(File.generated(config, site_notebook(lab, language),
+                                            abs_src_path=str(notebook)))
     return files
 
 

@@ -332,3 +332,13 @@ def test_the_lab4_size_budgets_are_30_mb_on_the_site():
         for prefix in ("", "ko/"):
             html = (site / f"{prefix}labs/lab4/{exercise}/index.html").read_text("utf-8")
             assert "<code>max_mb</code> 30 MB" in html
+
+
+@pytest.mark.parametrize("language, page", [("en", "labs/lab4/index.md"),
+                                            ("ko", "labs/lab4/index.ko.md")])
+def test_each_start_page_links_its_languages_notebook_which_the_site_carries(
+        pages, language, page):
+    assert f"../../notebooks/lab4-{language}.ipynb" in pages[page]
+    site = built_site()
+    carried = site / "notebooks" / f"lab4-{language}.ipynb"
+    assert carried.read_bytes() == (REPO / "notebooks" / f"lab4.{language}.ipynb").read_bytes()
