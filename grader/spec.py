@@ -35,7 +35,34 @@ class Strict(BaseModel):
 
 class BuildSpec(Strict):
     points: float = Field(10, ge=0, description="Points for an image that builds.")
-    timeout_s: float = Field(900, gt=0, description="Longest a build may take.")
+    timeout_s: float = Field(
+        300, gt=0,
+        description="Longest a build may take, from packing its context to its last step; "
+        "then it is stopped, a step with no container (a download, a pull) too, and "
+        "ML4-BUILD names it.",
+    )
+    memory_mb: int = Field(
+        2048, gt=0,
+        description="Memory limit of each build step's container, swap included; a step "
+        "beyond it is stopped (ML4-BUILD names it). A JVM in a step sizes its heap from it.",
+    )
+    pids: int = Field(
+        1024, gt=0,
+        description="Processes and threads the build's steps may run at once. Set where the "
+        "grader can make cgroups for the engine (an engine on the same machine, cgroup v1, "
+        "cgroupfs driver, the grader as root); elsewhere build steps have no process limit "
+        "and ML4-BUILD says so.",
+    )
+    context_mb: int = Field(
+        512, gt=0,
+        description="Largest total size of the build context's files (after .dockerignore), "
+        "checked before anything is sent.",
+    )
+    context_files: int = Field(
+        50_000, gt=0,
+        description="Most files, folders and links in the build context (after "
+        ".dockerignore), checked before anything is sent.",
+    )
     build_args: dict[str, str] = Field(default_factory=dict, description="--build-arg values.")
     target: str | None = Field(None, description="Stage to build, when not the last one.")
     required: bool = Field(

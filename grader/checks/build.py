@@ -6,10 +6,12 @@ Not written in a `checks:` list: every exercise has one, configured by its `buil
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from grader.checks.base import Check
 from grader.dockerfile import heredoc_line
+from grader.engine.build import Bound, LimitHit
 from grader.pipeline.facts import Need
 from grader.pipeline.steps.build import BUILD, BuildFacts
 from grader.results import Outcome
@@ -67,15 +69,18 @@ class BuildCheck(Check):
 def explain_failure(facts: Facts, build: BuildFacts) -> Outcome:
     outcome = build.outcome
     step = outcome.failing_step
+    if outcome.limit_hit is not None:
+        return explain_limit(facts, build, outcome.limit_hit)
     if outcome.timed_out:
         return Outcome(
             False,
             f"The build was stopped after {build.timeout_s:.0f} s"
             + (f" during step {step.number}/{step.total} `{step.instruction}`." if step else "."),
             fix="Look for a command that waits for input or downloads forever; "
-            "a build must finish on its own.",
+            f"a build must finish on its own (this lab allows {build.timeout_s:.0f} s: "
+            "`build.timeout_s`).",
             location=facts.step_location(step),
-            details=tail(step.output if step else outcome.log),
+            details=with_unlimited(tail(step.output if step else outcome.log), outcome.unlimited),
         )
     if step is None:
         # Rejected before the first step: a parse error names its line.
@@ -99,13 +104,69 @@ def explain_failure(facts: Facts, build: BuildFacts) -> Outcome:
             "instruction (FROM, RUN, COPY, ...), and continuation lines end with `\\`.",
             location=facts.at_line(int(found[1]) if found else None),
         )
+    ran = step.instruction.upper().startswith("RUN ")
     return Outcome(
         False,
         f"Step {step.number}/{step.total} `{step.instruction}` failed: {outcome.error}",
         fix=fix_for(step.instruction, outcome.error, facts),
         location=facts.step_location(step),
+        details=with_unlimited(tail(step.output), outcome.unlimited if ran else ""),
+    )
+
+
+def explain_limit(facts: Facts, build: BuildFacts, hit: LimitHit) -> Outcome:
+    """A build that ran into one of the lab's limits (`build:` keys), naming its figure."""
+    if hit.bound is Bound.CONTEXT_FILES:
+        return Outcome(
+            False,
+            f"The build context {facts.context_dir} holds more than {hit.limit:,} files and "
+            f"folders (after .dockerignore), more than a build may send "
+            f"(`build.context_files`: {hit.limit:,}), so it was not built.",
+            fix=CONTEXT_FIX,
+        )
+    if hit.bound is Bound.CONTEXT_SIZE:
+        return Outcome(
+            False,
+            f"The build context {facts.context_dir} holds {hit.measured:,} MiB of files (after "
+            f".dockerignore), more than a build may send (`build.context_mb`: "
+            f"{hit.limit:,} MiB), so it was not built.",
+            fix=CONTEXT_FIX,
+        )
+    step = build.outcome.failing_step
+    where = f"Step {step.number}/{step.total} `{step.instruction}`"
+    if hit.bound is Bound.MEMORY:
+        return Outcome(
+            False,
+            f"{where} was stopped: it needed more than the {hit.limit:,} MB of memory a build "
+            f"step may use (`build.memory_mb`), and the engine killed it (exit code 137).",
+            fix="Find what in this step takes that much memory (a loop that keeps allocating, "
+            "a large file read whole) and make it take less; the same command run by hand "
+            f"with `docker run --memory {hit.limit}m` shows it.",
+            location=facts.step_location(step),
+            details=tail(step.output),
+        )
+    return Outcome(
+        False,
+        f"{where} failed: its processes reached the {hit.limit:,} processes and threads a "
+        f"build's steps may run at once (`build.pids`), so it could not start more "
+        f"({build.outcome.error}).",
+        fix="A step that starts programs in a loop, or in the background (`&`) without "
+        "waiting for them, runs into this limit; start what the build needs one after another.",
+        location=facts.step_location(step),
         details=tail(step.output),
     )
+
+
+CONTEXT_FIX = (
+    "Leave out of the build context what the image does not need, with a .dockerignore "
+    "beside your Dockerfile (e.g. `.git/`, `node_modules/`, `target/`, large data files)."
+)
+
+
+def with_unlimited(details: str, unlimited: str) -> str:
+    """The details, and the limit this engine could not give build steps, when it matters."""
+    return "\n".join(part for part in (details, f"(The build's steps ran with {unlimited}.)"
+                                        if unlimited else "") if part)
 
 
 def fix_for(instruction: str, error: str, facts: Facts) -> str:
@@ -130,5 +191,5 @@ def fix_for(instruction: str, error: str, facts: Facts) -> str:
     return "Fix this instruction; `docker build` shows the same error by hand."
 
 
-def tail(lines: list[str], count: int = LOG_TAIL) -> str:
-    return "\n".join(line for line in lines[-count:] if line.strip())
+def tail(lines: Iterable[str], count: int = LOG_TAIL) -> str:
+    return "\n".join(line for line in list(lines)[-count:] if line.strip())

@@ -30,7 +30,10 @@ def test_steps_are_numbered_and_marked_cached():
     steps = read(LOG)
     assert [(s.number, s.total) for s in steps] == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]
     assert [s.cached for s in steps] == [False, True, False, False, False]
-    assert steps[2].output[0] == " ---> Running in cd852609fe72"
+    # A step keeps its output while it is the last one (the failing one, for the verdict).
+    running = read("\n".join(LOG.splitlines()[:7]))[2]
+    assert running.output[0] == " ---> Running in cd852609fe72"
+    assert not steps[2].output
 
 
 def test_created_images_leave_out_bases_and_cache_hits():

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from grader.dockerfile import declare_platform_args
 from grader.engine import BuildOutcome, BuildRequest, ImageFacts
+from grader.engine.build import BuildLimits
 from grader.pipeline.facts import DockerfileFacts, Need, Phase, Unavailable
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ def build_request(job: ExerciseJob, dockerfile: DockerfileFacts, **overrides) ->
         "timeout_s": job.deadline.clamp(spec.timeout_s),
         "no_cache": job.config.no_cache,
         "first_line_added": with_platform is not None,
+        "limits": BuildLimits(spec.memory_mb, spec.pids, spec.context_mb, spec.context_files),
     }
     return BuildRequest(**{**request, **overrides})
 
