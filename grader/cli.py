@@ -216,29 +216,41 @@ def grade(lab, exercises, path, solution, instructor, fmt, output, reports, quie
 @click.option("--shard", metavar="K/N", help="Grade only part K of N of the roster (a CI "
               "matrix job; a learner's part follows from their name). `dockerlab merge` "
               "combines the parts.")
+@click.option("--engine", "engine_urls", multiple=True, metavar="URL",
+              help="Grade on this engine (repeatable: each learner goes to the engine with "
+              "the fewest gradings under way). A URL as DOCKER_HOST takes it (unix://, "
+              "tcp://, ssh://; TLS from DOCKER_TLS_VERIFY and DOCKER_CERT_PATH) or a docker "
+              "context name (its own TLS files). Default: DOCKER_HOST, else the local engine. "
+              "See docs/instructors/engines.md.")
 @click.option("--quiet", is_flag=True, help="No progress; just the summary.")
 def batch(lab, submissions, exercises, out, jobs, formats, only, retry_failed, tag_prefix,
-          keep_images, shard, quiet) -> int:
-    from grader.classroom.batch import Batch, BatchOptions, Shard, default_jobs
+          keep_images, shard, engine_urls, quiet) -> int:
+    from grader.classroom.batch import Batch, BatchOptions, Shard, default_jobs, engine_cores
     from grader.classroom.progress import BatchDisplay
     from grader.classroom.roster import read_roster
-    from grader.infra.baseimages import ensure_base_images
-    from grader.infra.engine import ensure_engine
+    from grader.infra.engine import connect_engines, ensure_base_images_on, ensure_engine
 
     spec = load(lab)
     for name in exercises:
         spec.exercise(name)  # an unknown exercise is a usage error before any work
     out = (out or Path("dockerlab-batch") / spec.id).resolve()
     learners = read_roster(submissions.resolve(), out / "checkouts")
-    engine = ensure_engine(on_progress=lambda line: err.print(f"engine: {line}", highlight=False))
-    ensure_base_images(engine, on_progress=lambda line: err.print(f"images: {line}", highlight=False))
-    options = BatchOptions(jobs=jobs or default_jobs(), formats=tuple(dict.fromkeys(formats)),
+    say_engine = lambda line: err.print(f"engine: {line}", highlight=False)  # noqa: E731
+    if engine_urls:  # each must answer; none is started
+        engines = connect_engines(list(engine_urls), on_progress=say_engine)
+    else:
+        engines = [ensure_engine(on_progress=say_engine)]
+    ensure_base_images_on(engines, on_progress=lambda line: err.print(f"images: {line}",
+                                                                       highlight=False))
+    if jobs is None:  # several engines: as many learners at once as they have cores together
+        jobs = default_jobs() if len(engines) == 1 else sum(map(engine_cores, engines))
+    options = BatchOptions(jobs=jobs, formats=tuple(dict.fromkeys(formats)),
                            exercises=tuple(exercises), only=tuple(only),
                            retry_failed=retry_failed, tag_prefix=tag_prefix,
                            keep_images=keep_images, shard=Shard.parse(shard) if shard else None)
     display = BatchDisplay(err, spec.id, quiet=quiet)
     try:
-        summary = Batch(spec, learners, engine, out, options, display).run()
+        summary = Batch(spec, learners, engines, out, options, display).run()
     finally:
         display.close()
     click.echo(f"{spec.id}: {summary.graded} graded ({summary.passed} passed), "
@@ -290,21 +302,6 @@ def ci(lab, out, kind, docker_host) -> int:
     return EXIT_PASSED
 
 
-@cli.command(help="Write LAB's Jupyter notebooks into OUT, one per README language "
-             "(<lab>.en.ipynb from README.md, <lab>.ko.ipynb from README.ko.md): the "
-             "instructions, each exercise's build, run and grade commands, and a last cell "
-             "that grades and shows the result table. Same input, same bytes.")
-@click.argument("lab")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("notebooks"), show_default=True, help="Folder for the notebooks.")
-def notebook(lab, out) -> int:
-    from grader.notebook import write_notebooks
-
-    for path in write_notebooks(load(lab), out):
-        click.echo(f"wrote {path}")
-    return EXIT_PASSED
-
-
 @cli.command(help="Write the learner's repository for LAB into OUT (a fresh git repository, "
              "ready to push as a GitHub Classroom template): starters, apps, grader, docs, "
              "notebooks and the CI workflow, without the solutions and the hidden checks.")
@@ -343,6 +340,21 @@ def clean() -> int:
 
     removed = remove_leftovers(connect(), owner="grader")
     click.echo(f"removed {removed} leftover container(s), network(s) and throw-away image(s)")
+    return EXIT_PASSED
+
+
+@cli.command(help="Write LAB's Jupyter notebooks into OUT, one per README language "
+             "(<lab>.en.ipynb from README.md, <lab>.ko.ipynb from README.ko.md): the "
+             "instructions, each exercise's build, run and grade commands, and a last cell "
+             "that grades and shows the result table. Same input, same bytes.")
+@click.argument("lab")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("notebooks"), show_default=True, help="Folder for the notebooks.")
+def notebook(lab, out) -> int:
+    from grader.notebook import write_notebooks
+
+    for path in write_notebooks(load(lab), out):
+        click.echo(f"wrote {path}")
     return EXIT_PASSED
 
 

@@ -21,6 +21,7 @@ from docker.errors import APIError, InvalidVersion, NotFound
 from testinfra.backend.base import BaseBackend, CommandResult
 
 from grader.engine.errors import api_message
+from grader.errors import EngineError
 
 
 @dataclass(frozen=True)
@@ -58,9 +59,17 @@ class Service:
     container_name: str
     container_id: str
     host_ports: dict[int, int] = field(default_factory=dict)
+    # Where the ports are published and called: the engine's `published_on` (127.0.0.1 for
+    # a local engine, the engine host's address for a remote one).
+    host: str = "127.0.0.1"
 
     def url(self, path: str, container_port: int = 80) -> str:
-        return f"http://127.0.0.1:{self.host_ports[container_port]}{path}"
+        return f"http://{url_host(self.host)}:{self.host_ports[container_port]}{path}"
+
+
+def url_host(address: str) -> str:
+    """An address as a URL or http.client names a host: an IPv6 one in brackets."""
+    return f"[{address}]" if ":" in address else address
 
 
 @dataclass
@@ -102,12 +111,17 @@ def published_ports(attrs: dict, ports: Iterable[int]) -> dict[int, int]:
     return found
 
 
-def port_bindings(container_ports: Iterable[int]) -> dict[str, tuple]:
-    """Each container port on a free port of 127.0.0.1 that the engine picks when it starts
+def port_bindings(container_ports: Iterable[int], host: str = "127.0.0.1") -> dict[str, tuple]:
+    """Each container port on a free port of `host` that the engine picks when it starts
     the container: a host port chosen here (the chapter's 800, or one found free) could be
     taken by another grading before the container binds it, and the learner would be
-    blamed for "port is already allocated"."""
-    return {f"{inside}/tcp": ("127.0.0.1",) for inside in container_ports}
+    blamed for "port is already allocated".
+
+    `host` is the engine's `published_on`: 127.0.0.1 for a local engine, so only this
+    machine reaches a learner's container; for a remote engine, the engine host's address
+    the grader reaches it at (127.0.0.1 there would be out of the grader's reach). Never
+    0.0.0.0, which would offer the container on every network the engine host is on."""
+    return {f"{inside}/tcp": (host,) for inside in container_ports}
 
 
 def state_of(client: docker.DockerClient, container_id: str, log_lines: int) -> ContainerState:
@@ -202,6 +216,23 @@ def log_tail(client: docker.DockerClient, container_id: str, lines: int,
     return tail.text()
 
 
+def cannot_publish(engine_words: str) -> bool:
+    """The engine could not bind the publish address: it is not one of the engine host's own
+    (DOCKER_HOST names it through NAT, a load balancer or a tunnel). Not the learner's fault."""
+    return "cannot assign requested address" in engine_words
+
+
+def publish_refused(engine: str, address: str, engine_words: str) -> EngineError:
+    return EngineError(
+        f"The engine at {engine} cannot publish a container's port on {address}, the address "
+        f"the grader reaches it at: {engine_words}",
+        hint="The grader publishes ports on the address DOCKER_HOST (or --engine) names, so "
+             "that it can call them; that must be an address of the engine host itself, not "
+             "one reached through NAT, a load balancer or an SSH tunnel. "
+             "See docs/instructors/engines.md.",
+    )
+
+
 # Bounds of one HTTP call to a learner's container (docs/reference/bounds.md).
 HTTP_BODY_CAP = 1 << 20  # bytes of a body read; the rest is never read
 HTTP_CHUNK = 64 * 1024
@@ -228,7 +259,10 @@ def call(
         data, headers["Content-Type"] = json.dumps(json_body).encode(), "application/json"
     elif body is not None:
         data = body.encode()
-    connection = http.client.HTTPConnection("127.0.0.1", service.host_ports[port], timeout=timeout_s)
+    # The address the port was published on (Service.host): this machine's loopback for a
+    # local engine, the engine host's address for a remote one.
+    connection = http.client.HTTPConnection(url_host(service.host), service.host_ports[port],
+                                            timeout=timeout_s)
     # The deadline is total, not per read: at it, the socket is shut, which ends any read.
     watchdog = threading.Timer(timeout_s, shut, (connection,))
     watchdog.daemon = True

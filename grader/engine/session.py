@@ -148,7 +148,9 @@ class Sandbox:
                 environment=env or {},
                 ports=[int(port) for port in ports],
                 host_config=api.create_host_config(
-                    port_bindings=containers.port_bindings(ports),
+                    # Published where the grader reaches this engine (Engine.published_on,
+                    # containers.port_bindings): 127.0.0.1 for a local one.
+                    port_bindings=containers.port_bindings(ports, self.engine.published_on),
                     network_mode=network,
                     **limits.options(),
                     **LEARNER_HARDENING,
@@ -161,10 +163,14 @@ class Sandbox:
             self._containers.append(container["Id"])
             api.start(container["Id"])
         except APIError as exc:
+            if ports and containers.cannot_publish(api_message(exc)):
+                raise containers.publish_refused(self.engine.address, self.engine.published_on,
+                                                 api_message(exc)) from exc
             raise ContainerRefused(api_message(exc)) from exc
         attrs = api.inspect_container(container["Id"])
         host_ports = containers.published_ports(attrs, ports)
-        return Service(exercise, alias, name, container["Id"], host_ports)
+        return Service(exercise, alias, name, container["Id"], host_ports,
+                       host=self.engine.published_on)
 
     @translated("removing a container")
     def remove_service(self, service: Service) -> None:

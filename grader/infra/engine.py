@@ -1,7 +1,14 @@
 """A Docker engine that answers: use the one there is, or install and start Debian's.
 
 `ensure_engine()` is what `make engine`, `make grade` and `make test` run first. It is
-idempotent: when the engine already answers it costs one ping.
+idempotent: when the engine already answers it costs one ping. It starts (or installs) a
+local dockerd only when nothing names another engine: with `DOCKER_HOST`, `DOCKER_CONTEXT`
+or a current docker context other than the default set, a silent engine is reported, never
+replaced by a local one (which would grade somewhere else than asked).
+
+`connect_engines()` and `ensure_base_images_on()` prepare the engines of a batch
+(`dockerlab batch --engine URL ...`): each must answer (none is started), and each gets the
+base images, copied from an engine that has them when one does.
 """
 
 import os
@@ -11,8 +18,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from grader.engine import Engine, connect
-from grader.engine.connection import engine_address, how_to_start_docker
+from grader.engine import Engine, admin, connect
+from grader.engine.connection import engine_address, engine_chosen, how_to_start_docker
 from grader.errors import EngineUnavailable
 from grader.infra import Progress
 from grader.infra.apt import apt_install
@@ -28,7 +35,7 @@ def ensure_engine(on_progress: Progress = lambda _line: None) -> Engine:
         return connect()
     except EngineUnavailable as unavailable:
         first_error = unavailable
-    if os.environ.get("DOCKER_HOST"):
+    if engine_chosen():
         # The user chose a remote or custom engine: starting a local one would grade elsewhere.
         raise first_error
     if dockerd_pid() is not None:
@@ -119,3 +126,51 @@ def wait_for_engine(
         f"within {timeout:.0f} s ({first_error.message})",
         hint=(f"Last lines of {log}:\n{tail}" if tail else how_to_start_docker()),
     )
+
+
+# -- the engines of a batch ---------------------------------------------------------------
+
+
+def connect_engines(urls: list[str], on_progress: Progress = lambda _line: None) -> list[Engine]:
+    """An engine for each URL or docker context name (grader.engine.connection), in order,
+    the same one named twice once. Each must answer: none is started here, not even the
+    local one (`dockerlab engine` does that)."""
+    engines = []
+    for url in dict.fromkeys(urls):
+        engine = connect(url=url)
+        on_progress(f"{engine.address}: Docker {engine.version.get('Version')}, "
+                    f"{engine.info.get('NCPU')} cores")
+        engines.append(engine)
+    return engines
+
+
+def ensure_base_images_on(engines: list[Engine], on_progress: Progress = lambda _line: None,
+                          names: list[str] | None = None) -> None:
+    """The base images on every engine. An engine that lacks some (or has stale stand-ins)
+    gets them copied from one that has them all current — `docker save` streamed into
+    `docker load`, the same image IDs, so every engine grades against the same bytes (a
+    stand-in built on each could differ in size or tool versions, and so in grades). Only
+    when no engine has them are they pulled or built, on the first engine, as for one."""
+    from grader.infra.baseimages import ensure_base_images, needs_build
+    from grader.infra.recipes import recipe_hashes, select_recipes
+
+    recipes = select_recipes(names)
+    hashes = recipe_hashes(recipes)
+
+    def lacking(engine: Engine) -> list[str]:
+        return [recipe.image for recipe in recipes
+                if needs_build(admin.stored_image(engine, recipe.image), hashes[recipe.name])]
+
+    donors = [engine for engine in engines if not lacking(engine)]
+    if not donors and len(engines) > 1:
+        ensure_base_images(engines[0], names, on_progress)
+        donors = [engines[0]]
+    for engine in engines:
+        missing = lacking(engine)
+        if missing and donors:
+            started = time.monotonic()
+            on_progress(f"{engine.address}: copying {', '.join(missing)} from "
+                        f"{donors[0].address}")
+            donors[0].copy_images(missing, engine)
+            on_progress(f"{engine.address}: copied in {time.monotonic() - started:.0f} s")
+        ensure_base_images(engine, names, on_progress)  # one inspect each when all are there

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from grader.ci import write_gradescope
@@ -47,11 +48,13 @@ def test_run_autograder_scores_as_dockerlab_grade(tmp_path, lab4, leaves_nothing
     done = run_autograder(root)
     assert done.returncode == 0, done.stderr
     results = json.loads((root / "results" / "results.json").read_text())
+    schema = REPO / "tests" / "fixtures" / "schemas" / "gradescope-results.schema.json"
+    jsonschema.validate(results, json.loads(schema.read_text()))
 
     alone = tmp_path / "alone.json"
     graded = subprocess.run(
         [str(DOCKERLAB), "grade", "lab4", "--path", str(root / "submission" / "labs" / "lab4"),
-         "--quiet", "--tag-prefix", TAG_PREFIX, "--report", f"json:{alone}"],
+         "--quiet", "--instructor", "--tag-prefix", TAG_PREFIX, "--report", f"json:{alone}"],
         cwd=REPO, capture_output=True, text=True, timeout=900)
     assert graded.returncode == 0, graded.stderr
     assert results["score"] == json.loads(alone.read_text())["score"]
