@@ -86,7 +86,8 @@ class RunSpec(Strict):
         default_factory=dict,
         description="Container port -> the chapter's host port (`-p 800:80`), which the fix "
         "text's `docker run` shows. The grader publishes each container port on a free port of "
-        "127.0.0.1 that the engine picks, so gradings side by side never clash.",
+        "the engine's host that the engine picks (127.0.0.1 for a local engine, the address "
+        "DOCKER_HOST names for a remote one), so gradings side by side never clash.",
     )
     ready: ReadySpec = Field(default_factory=ReadySpec, description="When it counts as up.")
     points: float = Field(10, ge=0, description="Points for a container that starts and stays up.")
@@ -175,7 +176,8 @@ class ExerciseSpec(Strict):
 
     @model_validator(mode="after")
     def called_ports_are_published(self) -> ExerciseSpec:
-        # The grader reaches a container only through a port published on 127.0.0.1.
+        # The grader reaches a container only through a published port (on 127.0.0.1 for a
+        # local engine, on the engine's own address for a remote one).
         published = set(self.run.ports) if self.run else set()
         called = [self.run.ready.port] if self.run and self.run.ready.path else []
         called += [port for check in self.checks for port in check.called_ports()]
