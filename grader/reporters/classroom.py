@@ -20,10 +20,8 @@ import base64
 import json
 
 from grader.reporters.formatting import (
-    GATE_NOTE,
+    check_message,
     check_label,
-    clean_text,
-    plain_explanation,
 )
 from grader.reporters.locations import repository_path, repository_root
 from grader.results import CheckResult, LabResult, Status
@@ -56,20 +54,10 @@ def classroom_test(result: LabResult, check: CheckResult, workspace: str) -> dic
         # A skipped check lost its points, so it failed; advice is unscored and passes.
         "status": "pass" if check.status in (Status.PASSED, Status.ADVICE) else "fail",
         "score": 0 if check.status is Status.ADVICE else check.points,
-        "message": message(check),
+        "message": check_message(check, DETAIL_LINES),
         "test_code": "",  # the Classroom graders put the command they ran here; no such thing
         "filename": repository_path(result.submission, location.file, workspace)
         if location else "",
         "line_no": (location.line or 0) if location else 0,  # 0: the reporter shows no line
         "duration": round(check.duration_s * 1000),  # milliseconds, as the graders measure
     }
-
-
-def message(check: CheckResult) -> str:
-    if check.status is Status.PASSED:
-        return clean_text(check.what)
-    if check.status is Status.SKIPPED:
-        gate = f"\ngate: {GATE_NOTE.format(exercise=check.exercise)}" if check.failed_gate else ""
-        return f"skipped: {clean_text(check.what)}{gate}"
-    prefix = "advice (unscored)\n" if check.status is Status.ADVICE else ""
-    return prefix + plain_explanation(check, DETAIL_LINES)

@@ -8,6 +8,7 @@ from grader.results import (
     CheckResult,
     ExerciseResult,
     LabResult,
+    Status,
     reaches,
     shown_percent,
 )
@@ -108,3 +109,15 @@ def plain_explanation(check: CheckResult, detail_limit: int) -> str:
         shown, omitted = tail_lines(check.details, detail_limit)
         lines += [f"details{omitted_note(shown, omitted)}:", *(f"  {line}" for line in shown)]
     return "\n".join(lines)
+
+
+def check_message(check: CheckResult, detail_limit: int) -> str:
+    """One check's text where an LMS shows one per test (Gradescope, GitHub Classroom): what
+    it verified; why it was skipped; or what is wrong, where and how to fix it."""
+    if check.status is Status.PASSED:
+        return clean_text(check.what)
+    if check.status is Status.SKIPPED:
+        gate = f"\ngate: {GATE_NOTE.format(exercise=check.exercise)}" if check.failed_gate else ""
+        return f"skipped: {clean_text(check.what)}{gate}"
+    prefix = "advice (unscored)\n" if check.status is Status.ADVICE else ""
+    return prefix + plain_explanation(check, detail_limit)

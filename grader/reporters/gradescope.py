@@ -13,10 +13,9 @@ import json
 import math
 
 from grader.reporters.formatting import (
-    GATE_NOTE,
+    check_message,
     check_label,
     clean_text,
-    plain_explanation,
     score_line,
     verdict_lines,
 )
@@ -56,7 +55,7 @@ def gradescope_test(number: str, check: CheckResult) -> dict:
         "max_score": 0 if advice else check.max_points,
         # Gradescope knows only passed/failed: a skipped check lost its points, so it failed.
         "status": "passed" if check.status in (Status.PASSED, Status.ADVICE) else "failed",
-        "output": test_output(check),
+        "output": check_message(check, DETAIL_LINES),
         "output_format": "text",
         "tags": [check.rule_id, *(["required"] if check.required else [])],
         "visibility": visibility(check),
@@ -104,13 +103,3 @@ def render_error(message: str, hint: str = "", lab: str = "") -> str:
         }],
     }
     return json.dumps(results, indent=2, ensure_ascii=False) + "\n"
-
-
-def test_output(check: CheckResult) -> str:
-    if check.status is Status.PASSED:
-        return clean_text(check.what)
-    if check.status is Status.SKIPPED:
-        gate = f"\ngate: {GATE_NOTE.format(exercise=check.exercise)}" if check.failed_gate else ""
-        return f"skipped: {clean_text(check.what)}{gate}"
-    prefix = "advice (unscored)\n" if check.status is Status.ADVICE else ""
-    return prefix + plain_explanation(check, DETAIL_LINES)

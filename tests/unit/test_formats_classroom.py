@@ -9,7 +9,6 @@ import base64
 import json
 from pathlib import Path
 
-import jsonschema
 import pytest
 
 from grader import reporters
@@ -22,28 +21,11 @@ from tests.unit.test_formats_github import (
     EXPECTED_LINES,
     dockerlab,
     failing_engine,
-    make_course,
     use_engine,
 )
 
 SCHEMA_PATH = Path(__file__).parents[1] / "fixtures" / "schemas" / "classroom-result.schema.json"
 
-
-@pytest.fixture(scope="module")
-def validator() -> jsonschema.Draft202012Validator:
-    schema = json.loads(SCHEMA_PATH.read_text())
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
-
-
-@pytest.fixture
-def course(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    for name in ("GITHUB_WORKSPACE", "GITHUB_STEP_SUMMARY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DOCKERLAB_CACHE", str(tmp_path / "cache"))
-    course = make_course(tmp_path)
-    monkeypatch.chdir(course.repo)
-    return course
 
 
 def decode(text: str) -> dict:

@@ -15,27 +15,11 @@ from grader.errors import EngineUnavailable
 from grader.reporters import gradescope
 from grader.results import CheckResult, Status
 from tests.fake_engine import FakeEngine, Recorded
-from tests.unit.test_formats_github import dockerlab, failing_engine, make_course, use_engine
+from tests.unit.test_formats_github import dockerlab, failing_engine, use_engine
 
 SCHEMA_PATH = Path(__file__).parents[1] / "fixtures" / "schemas" / "gradescope-results.schema.json"
 ROOT_USER_FIX = Recorded(image={"user": "65534"})
 
-
-@pytest.fixture(scope="module")
-def validator() -> jsonschema.Draft202012Validator:
-    schema = json.loads(SCHEMA_PATH.read_text())
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
-
-
-@pytest.fixture
-def course(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    for name in ("GITHUB_WORKSPACE", "GITHUB_STEP_SUMMARY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DOCKERLAB_CACHE", str(tmp_path / "cache"))
-    course = make_course(tmp_path)
-    monkeypatch.chdir(course.repo)
-    return course
 
 
 def results(path: Path, validator: jsonschema.Draft202012Validator) -> dict:
