@@ -12,6 +12,7 @@ import time
 import traceback
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from grader.pipeline.steps.build import IMAGE
 from grader.pipeline.steps.parse import read_dockerfile
 from grader.pipeline.steps.run import STARTED
 from grader.engine import Cancelled, Sandbox, Service
-from grader.results import CheckResult, ExerciseResult, Outcome, Status
+from grader.results import CheckResult, ExerciseResult, Location, Outcome, Status
 from grader.spec import ExerciseSpec, LabSpec
 
 
@@ -198,14 +199,22 @@ class ExerciseJob:
             reason = self.fulfil(IMAGE)
             if reason:
                 return to_result(check, self.exercise.id, None, reason)
+            # Not the learner's own paths: learners with the same image and Dockerfile (a
+            # class's unchanged starters) share what was remembered, the Dockerfile's path put
+            # back into each one's location. A build context inside the submission is named
+            # in some messages, so it stays in the key.
             key = {"image": self.facts[IMAGE].id, "rule": check.rule_id,
-                   "check": check.model_dump(mode="json"), "file": self.facts.dockerfile.display,
+                   "check": check.model_dump(mode="json"), "file": self.exercise.dockerfile,
+                   "context": str(self.facts.context_dir.resolve()),
                    "text": self.facts.dockerfile.sha256,
                    "hints": [hint.model_dump() for hint in self.lab.hints_for(self.exercise)],
                    "needs": [need.remembered_by(self) for need in needs if need.costly]}
+            display = self.facts.dockerfile.display
             try:
                 # A grader bug raises through `remembered`, so it is not remembered.
-                outcome = guarded(lambda: remembered(key, lambda: self.judge_costly(check, needs)))
+                outcome = relocated(guarded(lambda: remembered(key, lambda: relocated(
+                    self.judge_costly(check, needs), display, LEARNERS_DOCKERFILE))),
+                    LEARNERS_DOCKERFILE, display)
             except Unavailable as missing:
                 return to_result(check, self.exercise.id, None, missing.reason)
         else:
@@ -225,6 +234,17 @@ class ExerciseJob:
         if reason:
             raise Unavailable(reason)
         return self.hinted(needs, check.judge(self.facts))
+
+
+LEARNERS_DOCKERFILE = "<the learner's Dockerfile>"  # in remembered outcomes' locations
+
+
+def relocated(outcome: Outcome, old: str, new: str) -> Outcome:
+    """`outcome` with a location in file `old` moved to file `new` (the same line)."""
+    location = outcome.location
+    if location is None or location.file != old:
+        return outcome
+    return replace(outcome, location=Location(new, location.line))
 
 
 def ordered(checks: list[Check]) -> list[Check]:

@@ -275,6 +275,30 @@ def test_costly_checks_are_remembered_by_image_id(tmp_path: Path):
     assert len(changed.made("build", throwaway=True)) == 1
 
 
+def test_learners_with_the_same_image_share_what_was_remembered_at_their_own_lines(
+        tmp_path: Path):
+    # A class hands in the same starter: the same image (the context is the lab's own app
+    # folder), the same Dockerfile, in each learner's folder.
+    write_files(tmp_path, {"apps/app/main.go": "package main\n"})
+    for learner in ("alice", "bob"):
+        write_files(tmp_path / learner, {"app/Dockerfile": GO})
+    checks = [{"kind": "size", "max_mb": 1, "points": 1},
+              {"kind": "cache", "change": "main.go", "cached_step": "go build", "points": 1}]
+    lab = write_lab(tmp_path, exercise("app", context="apps/app", checks=checks))
+    engine = FakeEngine({"app": Recorded(probe=Build(breaks_at="COPY main.go"))})
+    alice = grade(lab, tmp_path / "alice", engine).exercises[0]
+    bob = grade(lab, tmp_path / "bob", engine).exercises[0]
+
+    for learner, result in (("alice", alice), ("bob", bob)):
+        (size,) = [check for check in result.checks if check.rule_id == "ML4-SIZE"]
+        assert size.status is Status.FAILED
+        assert size.location.file.endswith(f"{learner}/app/Dockerfile")  # each one's own
+    first, second = engine.sandboxes
+    # The cache probe (a rebuild) ran for the first learner only: remembered for the second.
+    assert first.made("build", throwaway=True) and second.made("build", throwaway=True) == []
+    assert size.what == [c for c in alice.checks if c.rule_id == "ML4-SIZE"][0].what
+
+
 # --- dependencies --------------------------------------------------------------------------
 
 
