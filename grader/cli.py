@@ -339,7 +339,8 @@ def clean() -> int:
     from grader.engine import connect, remove_leftovers
 
     removed = remove_leftovers(connect(), owner="grader")
-    click.echo(f"removed {removed} leftover container(s), network(s) and throw-away image(s)")
+    click.echo(f"removed {removed} leftover container(s), network(s), throw-away image(s) and "
+               "empty build cgroup(s)")
     return EXIT_PASSED
 
 

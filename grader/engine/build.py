@@ -280,6 +280,9 @@ def process_limit_route(client: docker.DockerClient) -> str:
                                      os.access(CGROUP_ROOT / "pids", os.W_OK))
 
 
+CGROUP_PREFIX = "dockerlab-build-"  # each build's cgroup: this and a random part
+
+
 class StepCgroup:
     """A cgroup of this machine for one build's steps, holding `pids.max`: given as the
     build's cgroup parent, each step's container is made inside it, so the limit holds for
@@ -289,7 +292,7 @@ class StepCgroup:
 
     def __init__(self, client: docker.DockerClient, limits: BuildLimits | None):
         self.pids = limits.pids if limits else 0
-        self.name = f"dockerlab-build-{uuid.uuid4().hex[:12]}"
+        self.name = f"{CGROUP_PREFIX}{uuid.uuid4().hex[:12]}"
         self.unavailable = process_limit_route(client) if limits else ""
         self.made = False
 
@@ -331,6 +334,20 @@ class StepCgroup:
                     if time.monotonic() >= give_up:
                         break
                     time.sleep(STOP_POLL_S / 2)
+
+
+def remove_empty_build_cgroups() -> int:
+    """Remove the build cgroups a grader killed outright left (`dockerlab clean`): only
+    empty ones go (the kernel refuses to remove a cgroup that holds a process). How many
+    were removed."""
+    removed = 0
+    for folder in CGROUP_ROOT.glob(f"*/{CGROUP_PREFIX}*"):
+        try:
+            folder.rmdir()
+            removed += 1
+        except OSError:
+            pass  # in use by a build, or gone meanwhile
+    return removed
 
 
 def start_build(client: docker.DockerClient, request: BuildRequest, context: IO[bytes],

@@ -284,5 +284,7 @@ def remove_leftovers(engine: Engine, owner: str) -> int:
             removed += 1
         except NotFound:
             pass  # went with an image removed before it
+    if engine.is_local_socket:  # the build cgroups are this machine's
+        removed += builds.remove_empty_build_cgroups()
     return removed
 

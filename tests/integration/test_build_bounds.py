@@ -11,7 +11,10 @@ the server ends it (the tarpits below hold it until the test ends them)."""
 
 from __future__ import annotations
 
+import os
 import socketserver
+import subprocess
+import sys
 import threading
 import time
 import tracemalloc
@@ -22,7 +25,7 @@ import pytest
 
 from grader.engine import BuildRequest
 from grader.engine import build as builds
-from grader.engine.build import BuildLimits, process_limit_route
+from grader.engine.build import CGROUP_PREFIX, CGROUP_ROOT, BuildLimits, process_limit_route
 from grader.pipeline.config import RunConfig
 from grader.runner import grade
 from tests.fake_engine import exercise, write_files, write_lab
@@ -210,3 +213,27 @@ def test_a_build_that_prints_without_end_keeps_the_graders_memory_bounded(
     assert "lines of the build's output left out" in log
     assert "more characters left out]" in log  # the one long line, cut
     assert len(log) < 2 * 1024**2
+
+
+def test_clean_removes_the_empty_build_cgroups_a_killed_grader_left(tmp_path):
+    """A grader killed outright in the middle of a build leaves its empty cgroup; `dockerlab
+    clean` removes it, and never one that still holds a process."""
+    pids = CGROUP_ROOT / "pids"
+    if not os.access(pids, os.W_OK):
+        pytest.skip("no writable cgroup v1 pids hierarchy here")
+    empty, busy = pids / f"{CGROUP_PREFIX}left-by-test", pids / f"{CGROUP_PREFIX}busy-test"
+    empty.mkdir()
+    busy.mkdir()
+    holder = subprocess.Popen(["sleep", "60"])
+    try:
+        (busy / "cgroup.procs").write_text(str(holder.pid))
+        done = subprocess.run([sys.executable, "-m", "grader", "clean"], capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert not empty.exists() and busy.exists()
+    finally:
+        holder.kill()
+        holder.wait()  # its cgroup is empty again
+        for folder in (empty, busy):
+            if folder.exists():
+                folder.rmdir()
