@@ -334,13 +334,16 @@ def check(lab) -> int:
     return EXIT_PASSED
 
 
-@cli.command(help="Remove containers and networks an interrupted grading left behind.")
+@cli.command(help="Remove what an interrupted grading left behind: containers, networks, "
+             "throw-away images and empty build cgroups.")
 def clean() -> int:
-    from grader.engine import connect, remove_leftovers
+    from grader.engine import connect, remove_leftover_cgroups, remove_leftovers
 
-    removed = remove_leftovers(connect(), owner="grader")
-    click.echo(f"removed {removed} leftover container(s), network(s), throw-away image(s) and "
-               "empty build cgroup(s)")
+    engine = connect()
+    removed = remove_leftovers(engine, owner="grader")
+    cgroups = remove_leftover_cgroups(engine)
+    click.echo(f"removed {removed} leftover container(s), network(s) and throw-away image(s), "
+               f"and {cgroups} empty build cgroup(s)")
     return EXIT_PASSED
 
 

@@ -35,7 +35,13 @@ from grader.engine.images import (
     LayerEntry,
     LayerScanRefused,
 )
-from grader.engine.session import OWNER_LABEL, SESSION_LABEL, Sandbox, remove_leftovers
+from grader.engine.session import (
+    OWNER_LABEL,
+    SESSION_LABEL,
+    Sandbox,
+    remove_leftover_cgroups,
+    remove_leftovers,
+)
 
 __all__ = [
     "LAYER_SCAN_MAX_BYTES",
@@ -62,5 +68,6 @@ __all__ = [
     "Sandbox",
     "Service",
     "connect",
+    "remove_leftover_cgroups",
     "remove_leftovers",
 ]

@@ -284,7 +284,11 @@ def remove_leftovers(engine: Engine, owner: str) -> int:
             removed += 1
         except NotFound:
             pass  # went with an image removed before it
-    if engine.is_local_socket:  # the build cgroups are this machine's
-        removed += builds.remove_empty_build_cgroups()
     return removed
+
+
+def remove_leftover_cgroups(engine: Engine) -> int:
+    """Remove the empty build cgroups a killed grader left; they are this machine's, so only
+    for an engine on a local socket."""
+    return builds.remove_empty_build_cgroups() if engine.is_local_socket else 0
 
