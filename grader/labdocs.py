@@ -30,12 +30,21 @@ from __future__ import annotations
 import re
 import sys
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from grader.notebook import notebook_name, repository_root
+from grader.readme import (
+    DEFAULT_LANGUAGE,
+    FENCE,
+    HEADING,
+    NUMBER,
+    Section,
+    readme_paths,
+    split_sections,
+)
 from grader.spec import ExerciseSpec, LabSpec, load_lab
 
-DEFAULT_LANGUAGE = "en"
 NOTEBOOKS = "notebooks"  # the repository's folder of lab notebooks (grader/notebook.py)
 
 # What the pages say around the README's text, per language; a language without labels
@@ -105,41 +114,10 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 UNITS = {"_s": "s", "_mb": "MB"}
-HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-FENCE = re.compile(r"^\s*(```|~~~)")
-NUMBER = re.compile(r"^\s*(\d+(?:\.\d+)*)")
 LINK = re.compile(r"(?<!!)\[([^\]]+)\]\(([^)\s]+)\)")
 
 
 # --- the README, split into the lab's pages ----------------------------------------------
-
-@dataclass
-class Section:
-    """A `## ` section of a README: its heading line (None for the text before the first)
-    and its lines, heading included."""
-
-    heading: str | None
-    lines: list[str] = field(default_factory=list)
-
-    @property
-    def number(self) -> str | None:
-        match = NUMBER.match(self.heading or "")
-        return match.group(1) if match else None
-
-
-def split_sections(text: str) -> list[Section]:
-    """The README cut at each level-2 heading outside code blocks."""
-    sections = [Section(None)]
-    fenced = False
-    for line in text.splitlines():
-        if FENCE.match(line):
-            fenced = not fenced
-        heading = None if fenced else HEADING.match(line)
-        if heading and len(heading.group(1)) == 2:
-            sections.append(Section(heading.group(2)))
-        sections[-1].lines.append(line)
-    return sections
-
 
 def exercise_number(exercise: ExerciseSpec) -> str | None:
     match = NUMBER.match(exercise.title)
@@ -384,15 +362,10 @@ def exercise_list(lab: LabSpec, titles: dict[str, str], language: str) -> list[s
         pids=limits.pids, cpus=limits.cpus)]
     lines += ["", labels["rules"].format(checks="../../checks/index.md")]
     notebook = notebook_name(lab, language)
-    if (repo_root_of_lab(lab) / NOTEBOOKS / notebook).is_file():
+    if (repository_root(lab) / NOTEBOOKS / notebook).is_file():
         lines += ["", labels["notebook"].format(
             name=notebook, notebook=f"../../{site_notebook(lab, language)}")]
     return lines
-
-
-def notebook_name(lab: LabSpec, language: str) -> str:
-    """The lab's notebook in `language`, as grader/notebook.py names it."""
-    return f"{lab.id}.{language}.ipynb"
 
 
 def site_notebook(lab: LabSpec, language: str) -> str:
@@ -400,20 +373,12 @@ def site_notebook(lab: LabSpec, language: str) -> str:
     return f"{NOTEBOOKS}/{lab.id}-{language}.ipynb"
 
 
-def repo_root_of_lab(lab: LabSpec) -> Path:
-    return lab.lab_dir.resolve().parents[1]  # labs/<lab>/ lies in the repository root
-
-
 # --- the pages ----------------------------------------------------------------------------
 
 def readmes(lab_dir: Path) -> dict[str, Path]:
     """The lab's READMEs by language, for the languages the pages have labels for."""
-    found = {DEFAULT_LANGUAGE: lab_dir / "README.md"} if (lab_dir / "README.md").is_file() else {}
-    for path in sorted(lab_dir.glob("README.*.md")):
-        language = path.name.split(".")[1]
-        if language in LABELS:
-            found[language] = path
-    return found
+    return {language: path for language, path in readme_paths(lab_dir).items()
+            if language in LABELS}
 
 
 def suffixed(path: str, language: str) -> str:

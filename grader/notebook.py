@@ -37,6 +37,8 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from grader.files import write_atomically
+from grader.readme import DEFAULT_LANGUAGE, readme_paths
+from grader.readme import split_sections as readme_sections
 from grader.results import shown_percent
 from grader.spec import ExerciseSpec, LabSpec
 
@@ -129,9 +131,7 @@ TEXT: dict[str, dict[str, str]] = {
         "cannot_grade": "dockerlab grade를 실행할 수 없었다(종료 코드 {code})",
     },
 }
-DEFAULT_LANGUAGE = "en"
 
-FENCE = re.compile(r"^\s*(```|~~~)")
 HEADING = re.compile(r"^##\s+(.*)$")
 NUMBER = re.compile(r"^(\d+(?:\.\d+)+)\b")
 LINK = re.compile(r"(\]\()([^)\s]+)(\))")
@@ -144,15 +144,10 @@ class Readme:
 
 
 def readmes(lab: LabSpec) -> list[Readme]:
-    """The lab's READMEs: `README.md` in English, `README.<lang>.md` in that language."""
-    found = []
-    for path in sorted(lab.lab_dir.glob("README*.md")):
-        parts = path.name.split(".")
-        if len(parts) == 2:
-            found.append(Readme(DEFAULT_LANGUAGE, path))
-        elif len(parts) == 3 and parts[1] in TEXT:
-            found.append(Readme(parts[1], path))
-    return found
+    """The lab's READMEs in the languages the notebooks have words for, by file name."""
+    found = [Readme(language, path) for language, path in readme_paths(lab.lab_dir).items()
+             if language in TEXT]
+    return sorted(found, key=lambda readme: readme.path.name)
 
 
 def notebook_name(lab: LabSpec, language: str) -> str:
@@ -257,15 +252,7 @@ def relative(path: Path, start: Path) -> str:
 
 def split_sections(text: str) -> list[str]:
     """The README cut before each `##` heading outside code blocks; [0] is what comes first."""
-    sections: list[list[str]] = [[]]
-    fenced = False
-    for line in text.splitlines():
-        if FENCE.match(line):
-            fenced = not fenced
-        if not fenced and HEADING.match(line):
-            sections.append([])
-        sections[-1].append(line)
-    return ["\n".join(lines).strip("\n") for lines in sections]
+    return ["\n".join(section.lines).strip("\n") for section in readme_sections(text)]
 
 
 def match_exercises(lab: LabSpec, sections: list[str]) -> dict[int, ExerciseSpec]:
